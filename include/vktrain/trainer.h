@@ -1,0 +1,140 @@
+/* vktrain — compiling a graph for training, stepping and evaluating.
+ *
+ * vkt_trainer_create() compiles once: it plans the backward pass for the
+ * trainable set, plans memory, and records the whole step (forward, loss,
+ * backward, optimizer) as one program on the context's backend. Each
+ * vkt_trainer_step() then uploads a batch and replays that program; no
+ * allocation happens inside a step. */
+#ifndef VKTRAIN_TRAINER_H
+#define VKTRAIN_TRAINER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "context.h"
+#include "graph.h"
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct vkt_trainer vkt_trainer;
+
+typedef enum vkt_optimizer_kind {
+    VKT_OPT_SGD = 0,   /* torch.optim.SGD   */
+    VKT_OPT_ADAMW = 1, /* torch.optim.AdamW */
+} vkt_optimizer_kind;
+
+typedef enum vkt_schedule_kind {
+    VKT_SCHED_CONSTANT = 0,
+    VKT_SCHED_STEP = 1,   /* lr * gamma^floor(step / step_size)            */
+    VKT_SCHED_COSINE = 2, /* linear warm-up, then cosine down to min_lr     */
+} vkt_schedule_kind;
+
+typedef struct vkt_schedule {
+    vkt_schedule_kind kind;
+    int64_t step_size;    /* STEP: optimizer steps per decay               */
+    float gamma;          /* STEP: decay factor                            */
+    int64_t warmup_steps; /* COSINE: steps of linear warm-up from 0        */
+    int64_t total_steps;  /* COSINE: steps until min_lr is reached         */
+    float min_lr;         /* COSINE                                        */
+} vkt_schedule;
+
+typedef struct vkt_optimizer_config {
+    vkt_optimizer_kind kind;
+    float lr;
+    float weight_decay; /* SGD: L2 added to the gradient; AdamW: decoupled */
+    float momentum;     /* SGD */
+    float dampening;    /* SGD */
+    bool nesterov;      /* SGD */
+    float beta1, beta2, eps; /* AdamW; 0 picks 0.9, 0.999, 1e-8 */
+    float clip_grad_norm;    /* > 0: clip the global L2 norm, as torch's clip_grad_norm_ */
+    vkt_schedule schedule;
+} vkt_optimizer_config;
+
+/* Which parameters are trained. Full training is the default; a named
+ * set trains only the parameters listed (others stay bit-identical). */
+typedef enum vkt_trainable_policy {
+    VKT_TRAIN_ALL = 0,
+    VKT_TRAIN_NAMED = 1,
+} vkt_trainable_policy;
+
+typedef struct vkt_trainable_set {
+    vkt_trainable_policy policy;
+    const char *const *names; /* NAMED: parameter names */
+    int count;
+} vkt_trainable_set;
+
+typedef struct vkt_trainer_options {
+    const vkt_trainable_set *trainable; /* NULL: all parameters */
+    vkt_optimizer_config optimizer;
+    int batch_size;
+    /* Seed of the per-step random streams (dropout). */
+    uint64_t seed;
+} vkt_trainer_options;
+
+/* `loss` must be a loss tensor of `graph`. The graph must outlive the
+ * trainer; its parameter values are copied to the backend now. */
+vkt_status vkt_trainer_create(vkt_context *ctx, vkt_graph *graph, vkt_tensor loss,
+                              const vkt_trainer_options *options, vkt_trainer **out);
+void vkt_trainer_destroy(vkt_trainer *tr);
+
+/* One optimizer step on a batch of `count` samples (1..batch_size).
+ * inputs[i] points at `count` samples of the graph's i-th input, packed,
+ * in the input's dtype. A partial batch compiles (once) its own plan. */
+vkt_status vkt_trainer_step(vkt_trainer *tr, const void *const *inputs, int count);
+
+/* Forward and loss only, in evaluation mode; accumulates into the
+ * evaluation metrics. */
+vkt_status vkt_trainer_eval_batch(vkt_trainer *tr, const void *const *inputs, int count);
+
+typedef struct vkt_metrics {
+    double loss_mean;     /* mean loss per sample since the last read */
+    double accuracy;      /* correct / samples (classification losses) */
+    int64_t samples;
+    double last_loss;     /* loss of the most recent batch */
+    double grad_norm;     /* global gradient norm of the last step (if clipping) */
+} vkt_metrics;
+
+/* Read and reset the training metrics accumulated by steps; this is the
+ * only point where a step's results are waited for. */
+vkt_status vkt_trainer_read_train_metrics(vkt_trainer *tr, vkt_metrics *out);
+vkt_status vkt_trainer_read_eval_metrics(vkt_trainer *tr, vkt_metrics *out);
+
+/* Optimizer steps taken (restored by checkpoints). */
+int64_t vkt_trainer_step_count(const vkt_trainer *tr);
+/* Learning rate the next step will use. */
+float vkt_trainer_current_lr(const vkt_trainer *tr);
+
+/* Copy the trained parameters and state back into the graph. */
+vkt_status vkt_trainer_sync_weights(vkt_trainer *tr);
+
+/* Checkpoints: weights, optimizer state and step count in one
+ * safetensors file (written atomically), plus free-form string metadata
+ * for the app (e.g. data position). */
+typedef struct vkt_kv {
+    const char *key;
+    const char *value;
+} vkt_kv;
+vkt_status vkt_trainer_save_checkpoint(vkt_trainer *tr, const char *path, const vkt_kv *meta, int meta_count);
+/* Restores everything or nothing. `lookup`, if given, is called for each
+ * app metadata entry found in the file. */
+typedef void (*vkt_kv_fn)(const char *key, const char *value, void *user);
+vkt_status vkt_trainer_load_checkpoint(vkt_trainer *tr, const char *path, vkt_kv_fn lookup, void *user);
+
+typedef struct vkt_memory_report {
+    size_t params_bytes;       /* weights and state buffers          */
+    size_t grads_bytes;        /* parameter gradients                */
+    size_t optimizer_bytes;    /* momentum / Adam moments            */
+    size_t activations_bytes;  /* planned arena of the step          */
+    size_t io_bytes;           /* batch input and metric buffers     */
+    size_t total_bytes;
+} vkt_memory_report;
+vkt_status vkt_trainer_memory(const vkt_trainer *tr, vkt_memory_report *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

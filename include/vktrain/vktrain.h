@@ -1,0 +1,16 @@
+/* vktrain — on-device training engine. Umbrella header. */
+#ifndef VKTRAIN_H
+#define VKTRAIN_H
+
+#include "context.h"
+#include "data.h"
+#include "graph.h"
+#include "status.h"
+#include "trainer.h"
+#include "weights.h"
+
+#define VKTRAIN_VERSION_MAJOR 0
+#define VKTRAIN_VERSION_MINOR 1
+#define VKTRAIN_VERSION_PATCH 0
+
+#endif

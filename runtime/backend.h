@@ -1,0 +1,114 @@
+/* The execution backend interface (a C function table, like ggml's).
+ *
+ * A backend owns buffers, moves bytes in and out of them, and turns a
+ * list of kernel launches into a program it can run many times. The CPU
+ * backend implements it with C kernels and a thread pool; the Vulkan
+ * backend with one pre-recorded command buffer per program. The runtime
+ * knows nothing of graphs, models or losses. */
+#ifndef VKT_RT_BACKEND_H
+#define VKT_RT_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <vktrain/status.h>
+
+#include "kernels.h"
+
+typedef struct rt_backend rt_backend;
+typedef struct rt_buffer rt_buffer;
+typedef struct rt_program rt_program;
+
+/* A byte range of a buffer. */
+typedef struct rt_view {
+    rt_buffer *buf;
+    size_t offset;
+    size_t size;
+} rt_view;
+
+typedef struct rt_launch {
+    rt_kernel kernel;
+    int nargs;
+    rt_view args[RT_MAX_ARGS];
+    rt_params params;
+} rt_launch;
+
+typedef struct rt_backend_stats {
+    uint64_t programs_run;   /* rt_program_run calls                      */
+    uint64_t launches_run;   /* kernel launches executed                  */
+    uint64_t submits;        /* device queue submissions                  */
+    uint64_t host_waits;     /* times the host blocked on the device      */
+    size_t buffer_bytes;     /* bytes in live buffers                     */
+    size_t peak_buffer_bytes;
+} rt_backend_stats;
+
+typedef struct rt_backend_ops {
+    const char *name;
+    void (*destroy)(rt_backend *be);
+    vkt_status (*buffer_create)(rt_backend *be, size_t bytes, rt_buffer **out);
+    void (*buffer_destroy)(rt_backend *be, rt_buffer *buf);
+    /* Host pointer of a buffer if the host can address it directly (CPU,
+     * unified memory), else NULL. */
+    void *(*buffer_host_ptr)(rt_backend *be, rt_buffer *buf);
+    vkt_status (*upload)(rt_backend *be, rt_buffer *dst, size_t offset, const void *src, size_t bytes);
+    vkt_status (*download)(rt_backend *be, rt_buffer *src, size_t offset, void *dst, size_t bytes);
+    /* Validates and records the launches; `launches` may be freed after. */
+    vkt_status (*program_create)(rt_backend *be, const rt_launch *launches, int count, rt_program **out);
+    void (*program_destroy)(rt_backend *be, rt_program *prog);
+    /* Runs a program to completion (or queues it: downloads wait). */
+    vkt_status (*program_run)(rt_backend *be, rt_program *prog);
+    vkt_status (*set_threads)(rt_backend *be, int threads);
+} rt_backend_ops;
+
+struct rt_backend {
+    const rt_backend_ops *ops;
+    rt_backend_stats stats;
+    int threads;
+};
+
+/* Backends. */
+vkt_status rt_cpu_backend_create(int threads, rt_backend **out);
+
+/* Checks a launch against the kernel's argument rules (view bounds,
+ * required arguments); shared by all backends' program_create. */
+vkt_status rt_launch_validate(const rt_launch *l);
+
+/* Thin inline wrappers so callers read naturally. */
+static inline vkt_status rt_buffer_create(rt_backend *be, size_t bytes, rt_buffer **out)
+{
+    return be->ops->buffer_create(be, bytes, out);
+}
+static inline void rt_buffer_destroy(rt_backend *be, rt_buffer *buf)
+{
+    if (buf)
+        be->ops->buffer_destroy(be, buf);
+}
+static inline vkt_status rt_upload(rt_backend *be, rt_buffer *dst, size_t off, const void *src, size_t n)
+{
+    return be->ops->upload(be, dst, off, src, n);
+}
+static inline vkt_status rt_download(rt_backend *be, rt_buffer *src, size_t off, void *dst, size_t n)
+{
+    return be->ops->download(be, src, off, dst, n);
+}
+static inline vkt_status rt_program_create(rt_backend *be, const rt_launch *l, int n, rt_program **out)
+{
+    return be->ops->program_create(be, l, n, out);
+}
+static inline void rt_program_destroy(rt_backend *be, rt_program *p)
+{
+    if (p)
+        be->ops->program_destroy(be, p);
+}
+static inline vkt_status rt_program_run(rt_backend *be, rt_program *p)
+{
+    return be->ops->program_run(be, p);
+}
+static inline void rt_backend_destroy(rt_backend *be)
+{
+    if (be)
+        be->ops->destroy(be);
+}
+
+#endif
