@@ -30,7 +30,8 @@ typedef enum vkt_optimizer_kind {
 typedef enum vkt_schedule_kind {
     VKT_SCHED_CONSTANT = 0,
     VKT_SCHED_STEP = 1,   /* lr * gamma^floor(step / step_size)            */
-    VKT_SCHED_COSINE = 2, /* linear warm-up, then cosine down to min_lr     */
+    VKT_SCHED_COSINE = 2, /* step s < warmup: lr * (s+1) / warmup; then
+                             cosine from lr down to min_lr at total_steps */
 } vkt_schedule_kind;
 
 typedef struct vkt_schedule {

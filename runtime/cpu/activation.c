@@ -1,0 +1,251 @@
+/* Elementwise activations and their derivatives.
+ *
+ * libm's expf/erff/tanhf are calls GCC cannot vectorise, and an
+ * activation is often as costly as the GEMM next to it. So this file
+ * carries branch-free float approximations (exp, tanh, the normal CDF
+ * behind exact GELU) that compile to SIMD code. Their polynomials are
+ * minimax-style fits made for this file; each is accurate to a few ulp
+ * over the whole float range, like libm. */
+#include <stdint.h>
+#include <string.h>
+
+#include "cpu_kernels.h"
+
+/* Elements per parallel chunk: cheap kernels want large chunks. */
+#define GRAIN_CHEAP 65536
+#define GRAIN_TRANSCENDENTAL 16384
+/* Backward computes a block of derivatives, then stores or adds it. */
+#define BWD_BLOCK 512
+
+static inline float bits_to_float(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static inline uint32_t float_to_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+/* cond ? a : b without a branch. GCC keeps the float arithmetic feeding
+ * an ordinary ?: inside the branch (it may trap), which stops
+ * vectorisation; a bit mask select does not. `cond` must be computed
+ * with & and |, not && and ||, for the same reason. */
+static inline float select_f(int cond, float a, float b)
+{
+    uint32_t m = -(uint32_t)cond;
+    return bits_to_float((float_to_bits(a) & m) | (float_to_bits(b) & ~m));
+}
+
+/* e^x: x = n ln2 + r with |r| <= ln2/2, e^r by a degree-7 polynomial,
+ * 2^n built in the exponent bits. Inputs are clamped so 2^n stays a
+ * normal float: e^x saturates near 1.2e-38 and 2.1e38. NaN stays NaN. */
+static inline float exp_approx(float x)
+{
+    const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+    x = select_f(x < -87.3f, -87.3f, x);
+    x = select_f(x > 88.3f, 88.3f, x);
+    float t = x * 1.44269504f + shifter;
+    float n = t - shifter;
+    /* n + 127 in the exponent field; the low bits of t hold n. */
+    uint32_t scale = (float_to_bits(t) - float_to_bits(shifter) + 127u) << 23;
+    float r = x - n * 0.693359375f; /* ln2 split in two for an exact product */
+    r = r - n * -2.12194440e-4f;
+    float q = 1.98909809e-4f;
+    q = q * r + 1.39336410e-3f;
+    q = q * r + 8.33331093e-3f;
+    q = q * r + 4.16664650e-2f;
+    q = q * r + 1.66666667e-1f;
+    q = q * r + 5.00000001e-1f;
+    float er = 1.0f + r + r * r * q;
+    return er * bits_to_float(scale);
+}
+
+static inline float sigmoid_approx(float x)
+{
+    return 1.0f / (1.0f + exp_approx(-x));
+}
+
+/* tanh: an odd polynomial near zero, where 1 - 2/(e^2x + 1) would lose
+ * bits to cancellation; that formula elsewhere. */
+static inline float tanh_approx(float x)
+{
+    float ax = bits_to_float(float_to_bits(x) & 0x7fffffffu);
+    float z = x * x;
+    float p = -6.09671417e-3f;
+    p = p * z + 2.09971790e-2f;
+    p = p * z + -5.38509096e-2f;
+    p = p * z + 1.33327697e-1f;
+    p = p * z + -3.33333289e-1f;
+    float small = x + x * z * p;
+    float big = 1.0f - 2.0f / (exp_approx(2.0f * ax) + 1.0f);
+    big = select_f(x < 0.0f, -big, big);
+    return select_f(ax < 0.625f, small, big);
+}
+
+/* Standard normal CDF Phi(x) = (1 + erf(x/sqrt2)) / 2 and density
+ * phi(x). With z = x/sqrt2: |z| < 1 uses erf(z) = z P(z^2); beyond,
+ * erfc(|z|) = e^(-z^2) R(1/|z|) / |z|, which keeps full relative
+ * precision in the lower tail (where 1 + erf(z) would cancel). */
+static inline float normal_cdf(float x, float *pdf)
+{
+    float z = x * 0.707106781f;
+    float az = bits_to_float(float_to_bits(z) & 0x7fffffffu);
+    float e = exp_approx(-z * z);
+    *pdf = e * 0.398942280f; /* e^(-x^2/2) / sqrt(2 pi) */
+
+    float u = z * z;
+    float p = 7.87587506e-5f;
+    p = p * u + -8.01686429e-4f;
+    p = p * u + 5.18908742e-3f;
+    p = p * u + -2.68542120e-2f;
+    p = p * u + 1.12835947e-1f;
+    p = p * u + -3.76126267e-1f;
+    p = p * u + 1.12837917e+0f;
+    float central = 0.5f + 0.5f * z * p;
+
+    float t = 1.0f / select_f(az > 1.0f, az, 1.0f);
+    float tc = select_f(t < 0.2f, 0.2f, t); /* R is fitted on t in [0.2, 1] */
+    float r = -5.08523428e-2f;
+    r = r * tc + 3.40945241e-1f;
+    r = r * tc + -1.01323751e+0f;
+    r = r * tc + 1.73546649e+0f;
+    r = r * tc + -1.83044966e+0f;
+    r = r * tc + 1.10082704e+0f;
+    r = r * tc + -1.58689729e-1f;
+    r = r * tc + -2.58700363e-1f;
+    r = r * tc + -1.98973316e-3f;
+    r = r * tc + 5.64264144e-1f;
+    float half_erfc = 0.5f * e * r * t;
+    float tail = select_f(z < 0.0f, half_erfc, 1.0f - half_erfc);
+    return select_f(az < 1.0f, central, tail);
+}
+
+/* ---- forward ---- */
+
+typedef struct act_job {
+    const float *x;
+    float *y;
+    int act;
+} act_job;
+
+static void act_fwd_range(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    (void)thread;
+    const act_job *j = ctx;
+    const float *restrict x = j->x + begin;
+    float *restrict y = j->y + begin;
+    int64_t n = end - begin;
+    switch (j->act) {
+    case RT_ACT_RELU: /* x < 0 (not x <= 0) lets NaN through, as torch */
+        for (int64_t i = 0; i < n; i++)
+            y[i] = x[i] < 0.0f ? 0.0f : x[i];
+        break;
+    case RT_ACT_RELU6:
+        for (int64_t i = 0; i < n; i++)
+            y[i] = x[i] < 0.0f ? 0.0f : x[i] > 6.0f ? 6.0f : x[i];
+        break;
+    case RT_ACT_GELU:
+        for (int64_t i = 0; i < n; i++) {
+            float pdf;
+            y[i] = x[i] * normal_cdf(x[i], &pdf);
+        }
+        break;
+    case RT_ACT_SILU:
+        for (int64_t i = 0; i < n; i++)
+            y[i] = x[i] * sigmoid_approx(x[i]);
+        break;
+    case RT_ACT_SIGMOID:
+        for (int64_t i = 0; i < n; i++)
+            y[i] = sigmoid_approx(x[i]);
+        break;
+    case RT_ACT_TANH:
+        for (int64_t i = 0; i < n; i++)
+            y[i] = tanh_approx(x[i]);
+        break;
+    }
+}
+
+static int64_t act_grain(int act)
+{
+    return act == RT_ACT_RELU || act == RT_ACT_RELU6 ? GRAIN_CHEAP : GRAIN_TRANSCENDENTAL;
+}
+
+void cpu_act_fwd(const cpu_kernel_args *a)
+{
+    act_job j = {a->args[0], a->args[1], a->p->i[1]};
+    cpu_parallel_for(a->pool, a->p->i[0], act_grain(j.act), act_fwd_range, &j);
+}
+
+/* ---- backward ---- */
+
+typedef struct act_bwd_job {
+    const float *x, *y, *dy;
+    float *dx;
+    int act, accum;
+} act_bwd_job;
+
+/* g[i] = dy[i] * act'(.) for n <= BWD_BLOCK elements. */
+static void act_derivative(int act, const float *restrict x, const float *restrict y, const float *restrict dy,
+                           float *restrict g, int64_t n)
+{
+    switch (act) {
+    case RT_ACT_RELU:
+        for (int64_t i = 0; i < n; i++)
+            g[i] = select_f(y[i] > 0.0f, dy[i], 0.0f);
+        break;
+    case RT_ACT_RELU6:
+        for (int64_t i = 0; i < n; i++)
+            g[i] = select_f((y[i] > 0.0f) & (y[i] < 6.0f), dy[i], 0.0f);
+        break;
+    case RT_ACT_GELU:
+        for (int64_t i = 0; i < n; i++) {
+            float pdf, cdf = normal_cdf(x[i], &pdf);
+            g[i] = dy[i] * (cdf + x[i] * pdf);
+        }
+        break;
+    case RT_ACT_SILU:
+        for (int64_t i = 0; i < n; i++) {
+            float s = sigmoid_approx(x[i]);
+            g[i] = dy[i] * s * (1.0f + x[i] * (1.0f - s));
+        }
+        break;
+    case RT_ACT_SIGMOID:
+        for (int64_t i = 0; i < n; i++)
+            g[i] = dy[i] * y[i] * (1.0f - y[i]);
+        break;
+    case RT_ACT_TANH:
+        for (int64_t i = 0; i < n; i++)
+            g[i] = dy[i] * (1.0f - y[i] * y[i]);
+        break;
+    }
+}
+
+static void act_bwd_range(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    (void)thread;
+    const act_bwd_job *j = ctx;
+    float g[BWD_BLOCK];
+    for (int64_t b = begin; b < end; b += BWD_BLOCK) {
+        int64_t n = end - b < BWD_BLOCK ? end - b : BWD_BLOCK;
+        /* Only the input the activation reads is present. */
+        const float *x = j->x ? j->x + b : NULL, *y = j->y ? j->y + b : NULL;
+        act_derivative(j->act, x, y, j->dy + b, g, n);
+        float *restrict dx = j->dx + b;
+        if (j->accum)
+            for (int64_t i = 0; i < n; i++)
+                dx[i] += g[i];
+        else
+            memcpy(dx, g, (size_t)n * sizeof *dx);
+    }
+}
+
+void cpu_act_bwd(const cpu_kernel_args *a)
+{
+    act_bwd_job j = {a->args[0], a->args[1], a->args[2], a->args[3], a->p->i[1], a->p->i[2]};
+    cpu_parallel_for(a->pool, a->p->i[0], act_grain(j.act), act_bwd_range, &j);
+}

@@ -1,0 +1,252 @@
+/* Memory-bound elementwise kernels: add, copies, fill, bias gradient and
+ * dropout.
+ *
+ * These run at memory bandwidth when their loops vectorise, so each loop
+ * is a plain indexed loop over float arrays, and small launches stay on
+ * the calling thread (chunks are large). The bias gradient is the one
+ * reduction here; every channel is summed in a fixed order so the result
+ * does not depend on the thread count. */
+#include <string.h>
+
+#include "cpu_kernels.h"
+
+/* Elements per parallel chunk (256 KiB of floats). */
+#define CHUNK_ELEMS 65536
+/* Channels summed together when the bias gradient walks rows. */
+#define BIAS_BLOCK 512
+/* Double accumulators used to sum a contiguous run. */
+#define SUM_LANES 8
+
+static int64_t chunk_of(int64_t elems_per_item)
+{
+    int64_t g = CHUNK_ELEMS / (elems_per_item > 0 ? elems_per_item : 1);
+    return g > 0 ? g : 1;
+}
+
+/* ---- add, copy, fill ---- */
+
+typedef struct binary_job {
+    const float *a, *b;
+    float *y;
+    int accum;
+} binary_job;
+
+static void add_range(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    (void)thread;
+    const binary_job *j = ctx;
+    const float *a = j->a, *b = j->b;
+    float *y = j->y;
+    for (int64_t i = begin; i < end; i++)
+        y[i] = a[i] + b[i];
+}
+
+void cpu_add(const cpu_kernel_args *a)
+{
+    binary_job j = {a->args[0], a->args[1], a->args[2], 0};
+    cpu_parallel_for(a->pool, a->p->i[0], CHUNK_ELEMS, add_range, &j);
+}
+
+static void copy_range(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    (void)thread;
+    const binary_job *j = ctx;
+    const float *src = j->a;
+    float *dst = j->y;
+    if (j->accum)
+        for (int64_t i = begin; i < end; i++)
+            dst[i] += src[i];
+    else if (dst != src)
+        memcpy(dst + begin, src + begin, (size_t)(end - begin) * sizeof *dst);
+}
+
+void cpu_copy(const cpu_kernel_args *a)
+{
+    binary_job j = {a->args[0], NULL, a->args[1], a->p->i[1]};
+    cpu_parallel_for(a->pool, a->p->i[0], CHUNK_ELEMS, copy_range, &j);
+}
+
+typedef struct copy2d_job {
+    const float *src;
+    float *dst;
+    int64_t cols, src_stride, dst_stride;
+    int accum;
+} copy2d_job;
+
+static void copy2d_range(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    (void)thread;
+    const copy2d_job *j = ctx;
+    for (int64_t r = begin; r < end; r++) {
+        const float *restrict s = j->src + r * j->src_stride;
+        float *restrict d = j->dst + r * j->dst_stride;
+        if (j->accum)
+            for (int64_t c = 0; c < j->cols; c++)
+                d[c] += s[c];
+        else
+            memcpy(d, s, (size_t)j->cols * sizeof *d);
+    }
+}
+
+void cpu_copy2d(const cpu_kernel_args *a)
+{
+    const int32_t *i = a->p->i;
+    int64_t rows = i[0], cols = i[1];
+    if (rows == 0 || cols == 0)
+        return;
+    copy2d_job j = {(const float *)a->args[0] + i[4], (float *)a->args[1] + i[5], cols, i[2], i[3], i[6]};
+    cpu_parallel_for(a->pool, rows, chunk_of(cols), copy2d_range, &j);
+}
+
+typedef struct fill_job {
+    float *dst;
+    float value;
+} fill_job;
+
+static void fill_range(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    (void)thread;
+    const fill_job *j = ctx;
+    float *dst = j->dst;
+    for (int64_t i = begin; i < end; i++)
+        dst[i] = j->value;
+}
+
+void cpu_fill(const cpu_kernel_args *a)
+{
+    fill_job j = {a->args[0], a->p->f[0]};
+    cpu_parallel_for(a->pool, a->p->i[0], CHUNK_ELEMS, fill_range, &j);
+}
+
+/* ---- bias gradient: db[c] (+)= sum_{n, j} dy[(n*C + c)*inner + j] ---- */
+
+typedef struct bias_grad_job {
+    const float *dy;
+    float *db;
+    int64_t outer, C, inner;
+    int accum;
+} bias_grad_job;
+
+/* Sum of a contiguous run in double, lanes combined in a fixed order. */
+static double sum_run(const float *restrict x, int64_t n)
+{
+    double lane[SUM_LANES] = {0};
+    int64_t i = 0;
+    for (; i + SUM_LANES <= n; i += SUM_LANES)
+        for (int k = 0; k < SUM_LANES; k++)
+            lane[k] += x[i + k];
+    double s = 0;
+    for (; i < n; i++)
+        s += x[i];
+    for (int k = 0; k < SUM_LANES; k++)
+        s += lane[k];
+    return s;
+}
+
+static void store_sum(float *db, double s, int accum)
+{
+    *db = accum ? (float)((double)*db + s) : (float)s;
+}
+
+/* inner > 1: one item per channel, each plane run summed in turn. */
+static void bias_grad_planes(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    (void)thread;
+    const bias_grad_job *j = ctx;
+    for (int64_t c = begin; c < end; c++) {
+        double s = 0;
+        for (int64_t n = 0; n < j->outer; n++)
+            s += sum_run(j->dy + (n * j->C + c) * j->inner, j->inner);
+        store_sum(&j->db[c], s, j->accum);
+    }
+}
+
+/* inner == 1 (a [rows, C] matrix): one item per block of channels, rows
+ * added in order into per-channel double accumulators. */
+static void bias_grad_rows(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    (void)thread;
+    const bias_grad_job *j = ctx;
+    double acc[BIAS_BLOCK];
+    for (int64_t blk = begin; blk < end; blk++) {
+        int64_t c0 = blk * BIAS_BLOCK;
+        int64_t w = j->C - c0 < BIAS_BLOCK ? j->C - c0 : BIAS_BLOCK;
+        memset(acc, 0, sizeof acc);
+        for (int64_t n = 0; n < j->outer; n++) {
+            const float *restrict row = j->dy + n * j->C + c0;
+            for (int64_t k = 0; k < w; k++)
+                acc[k] += row[k];
+        }
+        for (int64_t k = 0; k < w; k++)
+            store_sum(&j->db[c0 + k], acc[k], j->accum);
+    }
+}
+
+void cpu_bias_grad(const cpu_kernel_args *a)
+{
+    bias_grad_job j = {a->args[0], a->args[1], a->p->i[0], a->p->i[1], a->p->i[2], a->p->i[3]};
+    if (j.C == 0)
+        return;
+    if (j.outer == 0 || j.inner == 0) { /* empty sum */
+        if (!j.accum)
+            memset(j.db, 0, (size_t)j.C * sizeof *j.db);
+        return;
+    }
+    if (j.inner == 1) {
+        int64_t blocks = (j.C + BIAS_BLOCK - 1) / BIAS_BLOCK;
+        cpu_parallel_for(a->pool, blocks, chunk_of(j.outer * BIAS_BLOCK), bias_grad_rows, &j);
+    } else {
+        cpu_parallel_for(a->pool, j.C, chunk_of(j.outer * j.inner), bias_grad_planes, &j);
+    }
+}
+
+/* ---- dropout: element i kept iff rt_hash_uniform(seed, salt, i) >= p ---- */
+
+typedef struct dropout_job {
+    const float *src;
+    float *dst;
+    uint32_t seed, salt;
+    float p, scale;
+    int accum;
+} dropout_job;
+
+/* dst[i] (+)= src[i] * (kept ? 1/(1-p) : 0). Multiplying (rather than
+ * selecting zero) keeps torch's NaN behaviour. */
+static void dropout_range(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    (void)thread;
+    const dropout_job *j = ctx;
+    const float *restrict src = j->src;
+    float *restrict dst = j->dst;
+    if (j->accum)
+        for (int64_t i = begin; i < end; i++)
+            dst[i] += src[i] * (rt_hash_uniform(j->seed, j->salt, (uint32_t)i) >= j->p ? j->scale : 0.0f);
+    else
+        for (int64_t i = begin; i < end; i++)
+            dst[i] = src[i] * (rt_hash_uniform(j->seed, j->salt, (uint32_t)i) >= j->p ? j->scale : 0.0f);
+}
+
+static void dropout_run(const cpu_kernel_args *a, int accum)
+{
+    float p = a->p->f[0];
+    dropout_job j = {
+        .src = a->args[0],
+        .dst = a->args[1],
+        .seed = cpu_scalar_u(a->args[2], RT_SC_SEED),
+        .salt = (uint32_t)a->p->i[1],
+        .p = p,
+        .scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f, /* p = 1 drops everything */
+        .accum = accum,
+    };
+    cpu_parallel_for(a->pool, a->p->i[0], CHUNK_ELEMS, dropout_range, &j);
+}
+
+void cpu_dropout_fwd(const cpu_kernel_args *a)
+{
+    dropout_run(a, 0);
+}
+
+void cpu_dropout_bwd(const cpu_kernel_args *a)
+{
+    dropout_run(a, a->p->i[2]);
+}

@@ -1,0 +1,82 @@
+/* Forward/backward planning.
+ *
+ * A node's gradient is required when it both depends on a trainable
+ * parameter and feeds the loss; only those nodes run backward, so no
+ * input gradient is computed below the lowest trainable layer, and
+ * frozen weights get no gradient. Backward walks the nodes in reverse
+ * creation order, which is a reverse topological order. */
+#include "compile.h"
+
+#include <stdlib.h>
+
+#include "../ops/ops.h"
+#include "../train/optimizer.h"
+#include "runtime/rt_error.h"
+
+static void mark_gradients(plan *pl, int loss, bool input_grads)
+{
+    const vkt_graph *g = pl->graph;
+    bool *feeds_loss = calloc((size_t)g->node_count + 1, sizeof(bool));
+    bool *depends = calloc((size_t)g->node_count + 1, sizeof(bool));
+    if (!feeds_loss || !depends) {
+        free(feeds_loss);
+        free(depends);
+        ec_fail(pl, rt_error(VKT_ERR_NO_MEMORY, "out of memory planning"));
+        return;
+    }
+    feeds_loss[loss] = true;
+    for (int id = loss; id >= 0; id--)
+        if (feeds_loss[id])
+            for (int k = 0; k < g->nodes[id].ninputs; k++)
+                feeds_loss[g->nodes[id].inputs[k]] = true;
+    for (int id = 0; id <= loss; id++) {
+        const node *n = &g->nodes[id];
+        for (int k = 0; k < n->nparams; k++)
+            depends[id] |= pl->trainable[n->params[k]];
+        if (n->kind == OP_INPUT && n->dtype == VKT_F32)
+            depends[id] = input_grads;
+        for (int k = 0; k < n->ninputs; k++)
+            depends[id] |= depends[n->inputs[k]];
+        pl->needs_grad[id] = pl->training && depends[id] && feeds_loss[id];
+        pl->runs_backward[id] = pl->needs_grad[id];
+    }
+    free(feeds_loss);
+    free(depends);
+}
+
+vkt_status compile_plan(plan *pl, const compile_request *req)
+{
+    const vkt_graph *g = req->graph;
+    vkt_status st = plan_init(pl, g, req->batch, req->training, req->trainable);
+    if (st != VKT_OK)
+        return st;
+    mark_gradients(pl, req->loss, req->input_grads);
+    ec_scalars(pl);
+
+    /* Forward: every node the loss depends on, in order. */
+    for (int id = 0; id <= req->loss && pl->error == VKT_OK; id++) {
+        const node *n = &g->nodes[id];
+        op_get(n->kind)->forward(pl, n, id);
+    }
+    if (req->training) {
+        /* Backward: the loss seeds it; others run once their gradient
+         * has received every contribution (all consumers come later). */
+        for (int id = req->loss; id >= 0 && pl->error == VKT_OK; id--) {
+            const node *n = &g->nodes[id];
+            const op_def *def = op_get(n->kind);
+            if (!pl->runs_backward[id] || !def->backward)
+                continue;
+            int root = id;
+            while (pl->alias_of[root] >= 0)
+                root = pl->alias_of[root];
+            if (!def->is_loss && !pl->grad_written[root])
+                continue;
+            def->backward(pl, n, id);
+        }
+        if (req->optimizer)
+            optimizer_emit(pl, req->optimizer);
+    }
+    if (pl->error == VKT_OK)
+        plan_memory(pl);
+    return pl->error;
+}

@@ -1,0 +1,23 @@
+/* The compiler: from a graph, a loss, a batch size and a trainable set
+ * to a plan holding forward, loss, backward (only what the trainable set
+ * needs) and the optimizer update, with memory planned. */
+#ifndef VKT_COMPILE_H
+#define VKT_COMPILE_H
+
+#include <vktrain/trainer.h>
+
+#include "plan.h"
+
+typedef struct compile_request {
+    const vkt_graph *graph;
+    int loss;            /* loss node id */
+    int batch;
+    bool training;
+    const bool *trainable;                 /* per param */
+    const vkt_optimizer_config *optimizer; /* training plans; NULL: gradients only */
+    bool input_grads;    /* also differentiate float graph inputs (tests, attribution) */
+} compile_request;
+
+vkt_status compile_plan(plan *pl, const compile_request *req);
+
+#endif

@@ -1,0 +1,377 @@
+/* Plan building blocks: slots, launches, liveness memory planning, and
+ * turning a plan into a backend program. */
+#include "plan.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/rt_error.h"
+
+/* Arena slots are aligned so any view can be bound as a storage buffer
+ * (minStorageBufferOffsetAlignment is at most 256 on real devices). */
+#define ARENA_ALIGN 256
+
+static size_t align_up(size_t x, size_t a)
+{
+    return (x + a - 1) / a * a;
+}
+
+vkt_status plan_init(plan *pl, const vkt_graph *g, int batch, bool training, const bool *trainable)
+{
+    memset(pl, 0, sizeof *pl);
+    pl->graph = g;
+    pl->batch = batch;
+    pl->training = training;
+    pl->trainable = trainable;
+    pl->scalars_slot = -1;
+    size_t n = (size_t)g->node_count, np = (size_t)g->param_count;
+    pl->value_slot = malloc((n + 1) * sizeof(int));
+    pl->grad_slot = malloc((n + 1) * sizeof(int));
+    pl->alias_of = malloc((n + 1) * sizeof(int));
+    pl->grad_written = calloc(n + 1, sizeof(bool));
+    pl->needs_grad = calloc(n + 1, sizeof(bool));
+    pl->runs_backward = calloc(n + 1, sizeof(bool));
+    pl->saved_slot = malloc((n * SAVED_PER_NODE + 1) * sizeof(int));
+    pl->param_grad_slot = malloc((np + 1) * sizeof(int));
+    pl->param_grad_written = calloc(np + 1, sizeof(bool));
+    if (!pl->value_slot || !pl->grad_slot || !pl->alias_of || !pl->grad_written || !pl->needs_grad ||
+        !pl->runs_backward || !pl->saved_slot || !pl->param_grad_slot || !pl->param_grad_written) {
+        plan_free(pl, NULL);
+        return rt_error(VKT_ERR_NO_MEMORY, "out of memory planning");
+    }
+    for (size_t i = 0; i < n; i++)
+        pl->value_slot[i] = pl->grad_slot[i] = pl->alias_of[i] = -1;
+    for (size_t i = 0; i < n * SAVED_PER_NODE; i++)
+        pl->saved_slot[i] = -1;
+    for (size_t i = 0; i < np; i++)
+        pl->param_grad_slot[i] = -1;
+    return VKT_OK;
+}
+
+void plan_free(plan *pl, rt_backend *be)
+{
+    if (be) {
+        rt_program_destroy(be, pl->program);
+        rt_buffer_destroy(be, pl->arena);
+    }
+    free(pl->slots);
+    free(pl->launches);
+    free(pl->value_slot);
+    free(pl->grad_slot);
+    free(pl->alias_of);
+    free(pl->grad_written);
+    free(pl->needs_grad);
+    free(pl->runs_backward);
+    free(pl->saved_slot);
+    free(pl->param_grad_slot);
+    free(pl->param_grad_written);
+    memset(pl, 0, sizeof *pl);
+}
+
+void ec_fail(emit_ctx *e, vkt_status st)
+{
+    if (e->error == VKT_OK)
+        e->error = st;
+}
+
+static int add_slot(emit_ctx *e, slot_kind kind, size_t bytes, int index)
+{
+    if (e->error != VKT_OK)
+        return -1;
+    if (e->slot_count == e->slot_cap) {
+        int cap = e->slot_cap ? e->slot_cap * 2 : 64;
+        slot *s = realloc(e->slots, (size_t)cap * sizeof *s);
+        if (!s) {
+            ec_fail(e, rt_error(VKT_ERR_NO_MEMORY, "out of memory planning"));
+            return -1;
+        }
+        e->slots = s;
+        e->slot_cap = cap;
+    }
+    e->slots[e->slot_count] = (slot){kind, bytes, index, 0, -1, -1};
+    return e->slot_count++;
+}
+
+static int root_of(const emit_ctx *e, int id)
+{
+    while (e->alias_of[id] >= 0)
+        id = e->alias_of[id];
+    return id;
+}
+
+static size_t value_bytes(const emit_ctx *e, int id)
+{
+    const node *n = &e->graph->nodes[id];
+    return n->numel * (size_t)e->batch * 4; /* F32 and I32 are both 4 bytes */
+}
+
+int ec_value(emit_ctx *e, int id)
+{
+    id = root_of(e, id);
+    if (e->value_slot[id] < 0) {
+        const node *n = &e->graph->nodes[id];
+        if (n->kind == OP_INPUT)
+            e->value_slot[id] = add_slot(e, SLOT_INPUT, value_bytes(e, id), n->iattr[0]);
+        else
+            e->value_slot[id] = add_slot(e, SLOT_ARENA, value_bytes(e, id), -1);
+    }
+    return e->value_slot[id];
+}
+
+int ec_grad(emit_ctx *e, int id, int *accum)
+{
+    id = root_of(e, id);
+    if (e->grad_slot[id] < 0)
+        e->grad_slot[id] = add_slot(e, SLOT_ARENA, value_bytes(e, id), -1);
+    *accum = e->grad_written[id] ? 1 : 0;
+    e->grad_written[id] = true;
+    return e->grad_slot[id];
+}
+
+bool ec_needs_grad(const emit_ctx *e, int id)
+{
+    return e->needs_grad[id];
+}
+
+int ec_param(emit_ctx *e, int p)
+{
+    return add_slot(e, SLOT_PARAM, e->graph->params[p].numel * 4, p);
+}
+
+bool ec_param_trainable(const emit_ctx *e, int p)
+{
+    return e->training && e->trainable[p];
+}
+
+int ec_param_grad(emit_ctx *e, int p, int *accum)
+{
+    if (e->param_grad_slot[p] < 0)
+        e->param_grad_slot[p] = add_slot(e, SLOT_GRAD, e->graph->params[p].numel * 4, p);
+    *accum = e->param_grad_written[p] ? 1 : 0;
+    e->param_grad_written[p] = true;
+    return e->param_grad_slot[p];
+}
+
+int ec_temp(emit_ctx *e, size_t bytes)
+{
+    return add_slot(e, SLOT_ARENA, bytes, -1);
+}
+
+int ec_saved(emit_ctx *e, int id, int tag, size_t bytes)
+{
+    int *s = &e->saved_slot[id * SAVED_PER_NODE + tag];
+    if (*s < 0)
+        *s = add_slot(e, SLOT_ARENA, bytes, -1);
+    return *s;
+}
+
+int ec_scalars(emit_ctx *e)
+{
+    if (e->scalars_slot < 0)
+        e->scalars_slot = add_slot(e, SLOT_SCALARS, RT_SC_COUNT * 4, -1);
+    return e->scalars_slot;
+}
+
+bool ec_training(const emit_ctx *e)
+{
+    return e->training;
+}
+
+bool ec_runs_backward(const emit_ctx *e, int id)
+{
+    return e->runs_backward[id];
+}
+
+int ec_batch(const emit_ctx *e)
+{
+    return e->batch;
+}
+
+void ec_alias(emit_ctx *e, int alias, int target)
+{
+    e->alias_of[alias] = root_of(e, target);
+}
+
+void ec_emit_args(emit_ctx *e, rt_kernel k, const rt_params *p, int nargs, const plan_arg *args)
+{
+    if (e->error != VKT_OK)
+        return;
+    if (e->launch_count == e->launch_cap) {
+        int cap = e->launch_cap ? e->launch_cap * 2 : 64;
+        plan_launch *l = realloc(e->launches, (size_t)cap * sizeof *l);
+        if (!l) {
+            ec_fail(e, rt_error(VKT_ERR_NO_MEMORY, "out of memory planning"));
+            return;
+        }
+        e->launches = l;
+        e->launch_cap = cap;
+    }
+    plan_launch *l = &e->launches[e->launch_count];
+    l->kernel = k;
+    l->nargs = nargs;
+    l->params = *p;
+    for (int i = 0; i < RT_MAX_ARGS; i++)
+        l->args[i] = i < nargs ? args[i] : (plan_arg){-1, 0, 0};
+    for (int i = 0; i < nargs; i++) {
+        if (args[i].slot < 0)
+            continue;
+        slot *s = &e->slots[args[i].slot];
+        if (s->first_use < 0)
+            s->first_use = e->launch_count;
+        s->last_use = e->launch_count;
+    }
+    e->launch_count++;
+}
+
+void ec_emit(emit_ctx *e, rt_kernel k, const rt_params *p, int nargs, const int *slots)
+{
+    plan_arg args[RT_MAX_ARGS];
+    for (int i = 0; i < nargs && i < RT_MAX_ARGS; i++)
+        args[i] = (plan_arg){slots[i], 0, 0};
+    ec_emit_args(e, k, p, nargs, args);
+}
+
+/* Liveness placement: slots sorted by size (largest first) each take the
+ * lowest offset that does not collide with an already placed slot whose
+ * lifetime overlaps. Simple, deterministic, and close to optimal for the
+ * chain-like graphs of small networks. */
+typedef struct placed {
+    size_t offset, end;
+    int first, last;
+} placed;
+
+static int by_size_desc(const void *a, const void *b, void *ctx)
+{
+    const slot *s = ctx;
+    int ia = *(const int *)a, ib = *(const int *)b;
+    if (s[ia].bytes != s[ib].bytes)
+        return s[ia].bytes < s[ib].bytes ? 1 : -1;
+    return ia - ib;
+}
+
+static int by_offset(const void *a, const void *b)
+{
+    const placed *pa = a, *pb = b;
+    return pa->offset < pb->offset ? -1 : pa->offset > pb->offset;
+}
+
+void plan_memory(plan *pl)
+{
+    int n = pl->slot_count;
+    int *order = malloc(((size_t)n + 1) * sizeof *order);
+    placed *done = malloc(((size_t)n + 1) * sizeof *done);
+    placed *live = malloc(((size_t)n + 1) * sizeof *live);
+    if (!order || !done || !live) {
+        free(order);
+        free(done);
+        free(live);
+        ec_fail(pl, rt_error(VKT_ERR_NO_MEMORY, "out of memory planning"));
+        return;
+    }
+    int count = 0;
+    for (int i = 0; i < n; i++)
+        if (pl->slots[i].kind == SLOT_ARENA && pl->slots[i].first_use >= 0)
+            order[count++] = i;
+    qsort_r(order, (size_t)count, sizeof *order, by_size_desc, pl->slots);
+    int ndone = 0;
+    size_t total = 0;
+    for (int k = 0; k < count; k++) {
+        slot *s = &pl->slots[order[k]];
+        size_t bytes = align_up(s->bytes ? s->bytes : 4, ARENA_ALIGN);
+        int nlive = 0;
+        for (int j = 0; j < ndone; j++)
+            if (done[j].first <= s->last_use && s->first_use <= done[j].last)
+                live[nlive++] = done[j];
+        qsort(live, (size_t)nlive, sizeof *live, by_offset);
+        size_t off = 0;
+        for (int j = 0; j < nlive; j++) {
+            if (off + bytes <= live[j].offset)
+                break;
+            if (live[j].end > off)
+                off = live[j].end;
+        }
+        s->offset = off;
+        done[ndone++] = (placed){off, off + bytes, s->first_use, s->last_use};
+        if (off + bytes > total)
+            total = off + bytes;
+    }
+    pl->arena_bytes = total;
+    free(order);
+    free(done);
+    free(live);
+}
+
+static vkt_status slot_view(const plan *pl, const plan_bindings *b, int si, rt_view *v)
+{
+    const slot *s = &pl->slots[si];
+    v->size = s->bytes;
+    switch (s->kind) {
+    case SLOT_ARENA: v->buf = pl->arena; v->offset = s->offset; break;
+    case SLOT_PARAM: v->buf = b->params; v->offset = b->param_offset[s->index]; break;
+    case SLOT_GRAD:
+        if (b->grad_offset[s->index] == SIZE_MAX)
+            return rt_error(VKT_ERR_STATE, "internal: gradient of a frozen parameter requested");
+        v->buf = b->grads;
+        v->offset = b->grad_offset[s->index];
+        break;
+    case SLOT_GRADS_ALL: v->buf = b->grads; v->offset = 0; v->size = b->grads_total_bytes; break;
+    case SLOT_OPT:
+        /* index encodes param * 2 + which state (0: first, 1: second). */
+        v->buf = b->opt;
+        v->offset = b->opt_offset[s->index / 2] + (size_t)(s->index % 2) * pl->graph->params[s->index / 2].numel * 4;
+        break;
+    case SLOT_INPUT: v->buf = b->inputs; v->offset = b->input_offset[s->index]; break;
+    case SLOT_SCALARS: v->buf = b->scalars; v->offset = 0; break;
+    }
+    return VKT_OK;
+}
+
+vkt_status plan_build_program(plan *pl, rt_backend *be, const plan_bindings *b)
+{
+    if (pl->error != VKT_OK)
+        return pl->error;
+    vkt_status st = rt_buffer_create(be, pl->arena_bytes ? pl->arena_bytes : 4, &pl->arena);
+    if (st != VKT_OK)
+        return st;
+    rt_launch *ls = calloc((size_t)pl->launch_count + 1, sizeof *ls);
+    if (!ls)
+        return rt_error(VKT_ERR_NO_MEMORY, "out of memory building a program");
+    for (int i = 0; i < pl->launch_count && st == VKT_OK; i++) {
+        const plan_launch *pl_l = &pl->launches[i];
+        rt_launch *l = &ls[i];
+        l->kernel = pl_l->kernel;
+        l->nargs = pl_l->nargs;
+        l->params = pl_l->params;
+        for (int a = 0; a < pl_l->nargs && st == VKT_OK; a++) {
+            const plan_arg *pa = &pl_l->args[a];
+            if (pa->slot < 0) {
+                l->args[a] = (rt_view){NULL, 0, 0};
+                continue;
+            }
+            st = slot_view(pl, b, pa->slot, &l->args[a]);
+            if (st != VKT_OK)
+                break;
+            if (pa->offset > l->args[a].size || pa->bytes > l->args[a].size - pa->offset) {
+                st = rt_error(VKT_ERR_STATE, "internal: %s argument %d outside its tensor", rt_kernel_name(l->kernel), a);
+                break;
+            }
+            l->args[a].offset += pa->offset;
+            l->args[a].size = pa->bytes ? pa->bytes : l->args[a].size - pa->offset;
+        }
+    }
+    if (st == VKT_OK)
+        st = rt_program_create(be, ls, pl->launch_count, &pl->program);
+    free(ls);
+    return st;
+}
+
+int ec_opt_state(emit_ctx *e, int p, int which)
+{
+    return add_slot(e, SLOT_OPT, e->graph->params[p].numel * 4, p * 2 + which);
+}
+
+int ec_grads_all(emit_ctx *e)
+{
+    return add_slot(e, SLOT_GRADS_ALL, 0, -1);
+}

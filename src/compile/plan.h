@@ -1,0 +1,136 @@
+/* A plan: the kernel launches of one compiled program (a training step or
+ * an evaluation pass at one batch size) over planned memory slots.
+ *
+ * Ops emit launches against slots (logical tensors); after emission the
+ * memory planner gives every arena slot an offset by liveness, so slots
+ * whose lifetimes do not overlap share bytes. Persistent slots (weights,
+ * gradients, optimizer state, inputs, scalars) live in the trainer's own
+ * buffers and are shared by all of its plans. */
+#ifndef VKT_PLAN_H
+#define VKT_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../graph/graph_internal.h"
+#include "runtime/backend.h"
+
+typedef enum slot_kind {
+    SLOT_ARENA,   /* planned by liveness inside the plan's arena   */
+    SLOT_PARAM,   /* a parameter or state buffer (trainer buffer)  */
+    SLOT_GRAD,    /* a parameter gradient (trainer buffer)          */
+    SLOT_GRADS_ALL, /* every gradient at once (norm clipping)       */
+    SLOT_OPT,     /* optimizer state (trainer buffer)               */
+    SLOT_INPUT,   /* a graph input (trainer buffer)                 */
+    SLOT_SCALARS, /* the scalars buffer                              */
+} slot_kind;
+
+typedef struct slot {
+    slot_kind kind;
+    size_t bytes;
+    int index;      /* param / input index for persistent kinds      */
+    size_t offset;  /* arena offset once planned                     */
+    int first_use, last_use; /* launch indices (arena slots)         */
+} slot;
+
+/* A launch argument: a byte range of a slot (bytes 0: to the slot's end). */
+typedef struct plan_arg {
+    int slot; /* -1: absent */
+    size_t offset;
+    size_t bytes;
+} plan_arg;
+
+typedef struct plan_launch {
+    rt_kernel kernel;
+    int nargs;
+    plan_arg args[RT_MAX_ARGS];
+    rt_params params;
+} plan_launch;
+
+/* Where persistent slots live; filled by the trainer. */
+typedef struct plan_bindings {
+    rt_buffer *params, *grads, *opt, *inputs, *scalars;
+    const size_t *param_offset;  /* per param, bytes                  */
+    const size_t *grad_offset;   /* per param, bytes; SIZE_MAX: none  */
+    const size_t *opt_offset;    /* per param, bytes; SIZE_MAX: none  */
+    size_t opt_state_bytes;      /* per param: state slots * numel*4  */
+    const size_t *input_offset;  /* per graph input, bytes            */
+    size_t grads_total_bytes;
+} plan_bindings;
+
+typedef struct plan {
+    const vkt_graph *graph;
+    int batch;
+    bool training;
+    const bool *trainable; /* per param */
+
+    slot *slots;
+    int slot_count, slot_cap;
+    plan_launch *launches;
+    int launch_count, launch_cap;
+
+    int *value_slot;    /* per node: forward value (-1 none)            */
+    int *grad_slot;     /* per node: gradient of its value (-1 none)    */
+    int *alias_of;      /* per node: node whose memory it shares (-1)   */
+    bool *grad_written; /* per node: gradient has its first contribution */
+    bool *needs_grad;   /* per node: gradient of its value is required  */
+    bool *runs_backward;/* per node: its backward is emitted            */
+    int *saved_slot;    /* per node * SAVED_PER_NODE: tensors kept for backward */
+    int *param_grad_slot;     /* per param */
+    bool *param_grad_written; /* per param */
+    int scalars_slot;
+    vkt_status error;
+
+    size_t arena_bytes;
+    rt_buffer *arena;
+    rt_program *program;
+} plan;
+
+#define SAVED_PER_NODE 4
+
+/* --- used by op definitions while emitting --- */
+typedef plan emit_ctx;
+
+int ec_value(emit_ctx *e, int node_id);
+/* Slot of a node's gradient; *accum says whether a contribution was
+ * already written (then the caller must add, not overwrite). Marks the
+ * gradient written. */
+int ec_grad(emit_ctx *e, int node_id, int *accum);
+bool ec_needs_grad(const emit_ctx *e, int node_id);
+int ec_param(emit_ctx *e, int param_index);
+bool ec_param_trainable(const emit_ctx *e, int param_index);
+int ec_param_grad(emit_ctx *e, int param_index, int *accum);
+/* Optimizer state `which` (0 or 1) of a parameter. */
+int ec_opt_state(emit_ctx *e, int param_index, int which);
+int ec_grads_all(emit_ctx *e);
+int ec_temp(emit_ctx *e, size_t bytes);
+/* A tensor made in forward and read in backward, identified by tag. */
+int ec_saved(emit_ctx *e, int node_id, int tag, size_t bytes);
+int ec_scalars(emit_ctx *e);
+bool ec_training(const emit_ctx *e);
+bool ec_runs_backward(const emit_ctx *e, int node_id);
+int ec_batch(const emit_ctx *e);
+/* Give node `alias` the same value slot as node `target` (reshape,
+ * identity dropout); gradients are shared as well. */
+void ec_alias(emit_ctx *e, int alias, int target);
+void ec_emit(emit_ctx *e, rt_kernel k, const rt_params *p, int nargs, const int *slots);
+/* As ec_emit, with sub-ranges of slots. */
+void ec_emit_args(emit_ctx *e, rt_kernel k, const rt_params *p, int nargs, const plan_arg *args);
+void ec_fail(emit_ctx *e, vkt_status st);
+
+/* Helper for building params. */
+static inline rt_params rt_params_zero(void)
+{
+    rt_params p = {{0}, {0}};
+    return p;
+}
+
+/* --- used by the compiler --- */
+vkt_status plan_init(plan *pl, const vkt_graph *g, int batch, bool training, const bool *trainable);
+void plan_free(plan *pl, rt_backend *be);
+/* Give arena slots offsets by liveness; sets arena_bytes. */
+void plan_memory(plan *pl);
+/* Resolve slots to views and create the backend program. */
+vkt_status plan_build_program(plan *pl, rt_backend *be, const plan_bindings *b);
+
+#endif

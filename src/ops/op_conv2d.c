@@ -1,0 +1,198 @@
+/* Conv2d (torch.nn.Conv2d): stride, padding, dilation and groups, so
+ * depthwise convolution is groups == in_channels.
+ *
+ * Lowered to im2col + GEMM per group, batched over images. The column
+ * buffer is a temporary: backward rebuilds it from the saved input rather
+ * than keeping it alive across the step (the input is KH*KW times smaller).
+ * A 1x1 convolution with stride 1 and no padding uses the input directly. */
+#include <math.h>
+
+#include "ops.h"
+
+enum { A_CIN, A_H, A_W, A_KH, A_KW, A_SH, A_SW, A_PH, A_PW, A_DH, A_DW, A_GROUPS, A_BIAS, A_OH, A_OW, A_COUT };
+
+vkt_tensor vkt_conv2d(vkt_graph *g, vkt_tensor x, const vkt_conv2d_params *cp, const char *name)
+{
+    const node *in = op_operand(g, x, "conv2d");
+    if (!in)
+        return VKT_NO_TENSOR;
+    const char *nm = name ? name : "?";
+    if (!cp)
+        return graph_fail(g, VKT_ERR_INVALID_ARG, "conv2d '%s': params are NULL", nm);
+    if (in->dtype != VKT_F32 || in->rank != 3) {
+        char b[64];
+        return graph_fail(g, VKT_ERR_SHAPE, "conv2d '%s': input must be [C, H, W], got %s", nm, op_shape_str(in, b));
+    }
+    int sh = cp->stride_h ? cp->stride_h : 1, sw = cp->stride_w ? cp->stride_w : 1;
+    int dh = cp->dilation_h ? cp->dilation_h : 1, dw = cp->dilation_w ? cp->dilation_w : 1;
+    int groups = cp->groups ? cp->groups : 1;
+    int cin = in->dims[0], h = in->dims[1], w = in->dims[2];
+    if (cp->out_channels < 1 || cp->kernel_h < 1 || cp->kernel_w < 1 || sh < 1 || sw < 1 || dh < 1 || dw < 1 ||
+        cp->pad_h < 0 || cp->pad_w < 0 || groups < 1)
+        return graph_fail(g, VKT_ERR_INVALID_ARG, "conv2d '%s': sizes must be positive (padding >= 0)", nm);
+    if (cin % groups || cp->out_channels % groups)
+        return graph_fail(g, VKT_ERR_SHAPE, "conv2d '%s': groups %d must divide in (%d) and out (%d) channels", nm,
+                          groups, cin, cp->out_channels);
+    int ekh = dh * (cp->kernel_h - 1) + 1, ekw = dw * (cp->kernel_w - 1) + 1;
+    if (h + 2 * cp->pad_h < ekh || w + 2 * cp->pad_w < ekw)
+        return graph_fail(g, VKT_ERR_SHAPE, "conv2d '%s': kernel larger than the padded %dx%d input", nm, h, w);
+    node n = op_node(OP_CONV2D, x);
+    n.rank = 3;
+    n.dims[0] = cp->out_channels;
+    n.dims[1] = (h + 2 * cp->pad_h - ekh) / sh + 1;
+    n.dims[2] = (w + 2 * cp->pad_w - ekw) / sw + 1;
+    int at[] = {[A_CIN] = cin, [A_H] = h, [A_W] = w, [A_KH] = cp->kernel_h, [A_KW] = cp->kernel_w,
+                [A_SH] = sh, [A_SW] = sw, [A_PH] = cp->pad_h, [A_PW] = cp->pad_w, [A_DH] = dh, [A_DW] = dw,
+                [A_GROUPS] = groups, [A_BIAS] = cp->bias, [A_OH] = n.dims[1], [A_OW] = n.dims[2],
+                [A_COUT] = cp->out_channels};
+    for (int i = 0; i <= A_COUT; i++)
+        n.iattr[i] = at[i];
+    n.name = (char *)name;
+
+    int64_t wdims[4] = {cp->out_channels, cin / groups, cp->kernel_h, cp->kernel_w};
+    int64_t bdims[1] = {cp->out_channels};
+    int wp = graph_add_param(g, name, "weight", 4, wdims, false);
+    int bp = cp->bias ? graph_add_param(g, name, "bias", 1, bdims, false) : -1;
+    if (wp < 0 || (cp->bias && bp < 0))
+        return VKT_NO_TENSOR;
+    float bound = 1.0f / sqrtf((float)(cin / groups * cp->kernel_h * cp->kernel_w));
+    init_uniform(g, g->params[wp].data, g->params[wp].numel, bound);
+    if (bp >= 0)
+        init_uniform(g, g->params[bp].data, g->params[bp].numel, bound);
+    n.params[n.nparams++] = wp;
+    if (bp >= 0)
+        n.params[n.nparams++] = bp;
+    return graph_add_node(g, &n);
+}
+
+typedef struct conv_geom {
+    int batch, cin, cout, groups, cin_g, cout_g;
+    size_t kk, ckk_g, ohw, hw;
+    bool direct; /* 1x1, stride 1, no padding: the input is its own column buffer */
+} conv_geom;
+
+static conv_geom geom_of(emit_ctx *e, const node *n)
+{
+    const int *a = n->iattr;
+    conv_geom c;
+    c.batch = ec_batch(e);
+    c.cin = a[A_CIN], c.cout = a[A_COUT], c.groups = a[A_GROUPS];
+    c.cin_g = c.cin / c.groups, c.cout_g = c.cout / c.groups;
+    c.kk = (size_t)a[A_KH] * (size_t)a[A_KW];
+    c.ckk_g = (size_t)c.cin_g * c.kk;
+    c.ohw = (size_t)a[A_OH] * (size_t)a[A_OW];
+    c.hw = (size_t)a[A_H] * (size_t)a[A_W];
+    c.direct = a[A_KH] == 1 && a[A_KW] == 1 && a[A_SH] == 1 && a[A_SW] == 1 && a[A_PH] == 0 && a[A_PW] == 0;
+    return c;
+}
+
+static rt_params im2col_params(const node *n, int batch)
+{
+    const int *a = n->iattr;
+    rt_params p = rt_params_zero();
+    int v[] = {batch, a[A_CIN], a[A_H], a[A_W], a[A_KH], a[A_KW], a[A_SH], a[A_SW],
+               a[A_PH], a[A_PW], a[A_DH], a[A_DW], a[A_OH], a[A_OW]};
+    for (int i = 0; i < 14; i++)
+        p.i[i] = v[i];
+    return p;
+}
+
+/* Column buffer of the input (a temporary, or the input itself). */
+static int build_columns(emit_ctx *e, const node *n, const conv_geom *c)
+{
+    int x = ec_value(e, n->inputs[0]);
+    if (c->direct)
+        return x;
+    int col = ec_temp(e, (size_t)c->batch * c->groups * c->ckk_g * c->ohw * 4);
+    rt_params p = im2col_params(n, c->batch);
+    emit2(e, RT_K_IM2COL, &p, x, col);
+    return col;
+}
+
+static void conv_forward(emit_ctx *e, const node *n, int id)
+{
+    conv_geom c = geom_of(e, n);
+    int col = build_columns(e, n, &c);
+    int y = ec_value(e, id), w = ec_param(e, n->params[0]);
+    int b = n->iattr[A_BIAS] ? ec_param(e, n->params[1]) : -1;
+    size_t col_img = (size_t)c.groups * c.ckk_g * c.ohw; /* floats per image */
+    for (int gi = 0; gi < c.groups; gi++) {
+        /* Y[b][g] (cout_g x ohw) = W_g (cout_g x ckk_g) * col[b][g] (ckk_g x ohw) */
+        rt_params p = rt_params_zero();
+        p.i[0] = c.cout_g, p.i[1] = (int)c.ohw, p.i[2] = (int)c.ckk_g;
+        p.i[5] = (int)c.ckk_g, p.i[6] = (int)c.ohw, p.i[7] = (int)c.ohw;
+        p.i[8] = c.batch, p.i[9] = 0, p.i[10] = (int)col_img, p.i[11] = c.cout * (int)c.ohw;
+        p.i[12] = b >= 0 ? 1 : 0;
+        plan_arg args[4] = {
+            arg_at(w, (size_t)gi * c.cout_g * c.ckk_g, (size_t)c.cout_g * c.ckk_g),
+            arg_at(col, (size_t)gi * c.ckk_g * c.ohw, col_img * (size_t)(c.batch - 1) + c.ckk_g * c.ohw),
+            arg_at(y, (size_t)gi * c.cout_g * c.ohw, (size_t)c.cout * c.ohw * (size_t)(c.batch - 1) + (size_t)c.cout_g * c.ohw),
+            b >= 0 ? arg_at(b, (size_t)gi * c.cout_g, (size_t)c.cout_g) : arg_none(),
+        };
+        ec_emit_args(e, RT_K_GEMM, &p, 4, args);
+    }
+}
+
+static void conv_backward(emit_ctx *e, const node *n, int id)
+{
+    conv_geom c = geom_of(e, n);
+    int acc;
+    int dy = ec_grad(e, id, &acc);
+    int wp = n->params[0];
+    size_t col_img = (size_t)c.groups * c.ckk_g * c.ohw;
+    size_t y_img = (size_t)c.cout * c.ohw;
+    size_t dy_span = y_img * (size_t)(c.batch - 1) + (size_t)c.cout_g * c.ohw;
+    size_t col_span = col_img * (size_t)(c.batch - 1) + c.ckk_g * c.ohw;
+
+    if (n->iattr[A_BIAS] && ec_param_trainable(e, n->params[1])) {
+        rt_params p = rt_params_zero();
+        int db = ec_param_grad(e, n->params[1], &acc);
+        p.i[0] = c.batch, p.i[1] = c.cout, p.i[2] = (int)c.ohw, p.i[3] = acc;
+        emit2(e, RT_K_BIAS_GRAD, &p, dy, db);
+    }
+    if (ec_param_trainable(e, wp)) {
+        int col = build_columns(e, n, &c);
+        int dw = ec_param_grad(e, wp, &acc);
+        for (int gi = 0; gi < c.groups; gi++) {
+            /* dW_g (cout_g x ckk_g) = sum_b dY[b][g] (cout_g x ohw) * col[b][g]^T */
+            rt_params p = rt_params_zero();
+            p.i[0] = c.cout_g, p.i[1] = (int)c.ckk_g, p.i[2] = (int)c.ohw, p.i[4] = 1;
+            p.i[5] = (int)c.ohw, p.i[6] = (int)c.ohw, p.i[7] = (int)c.ckk_g;
+            p.i[8] = c.batch, p.i[9] = (int)y_img, p.i[10] = (int)col_img, p.i[13] = acc, p.i[14] = 1;
+            plan_arg args[4] = {
+                arg_at(dy, (size_t)gi * c.cout_g * c.ohw, dy_span),
+                arg_at(col, (size_t)gi * c.ckk_g * c.ohw, col_span),
+                arg_at(dw, (size_t)gi * c.cout_g * c.ckk_g, (size_t)c.cout_g * c.ckk_g),
+                arg_none(),
+            };
+            ec_emit_args(e, RT_K_GEMM, &p, 4, args);
+        }
+    }
+    if (ec_needs_grad(e, n->inputs[0])) {
+        int dx = ec_grad(e, n->inputs[0], &acc);
+        /* dcol[b][g] (ckk_g x ohw) = W_g^T * dY[b][g]; direct 1x1 writes dX. */
+        int dcol = c.direct ? dx : ec_temp(e, (size_t)c.batch * col_img * 4);
+        int w = ec_param(e, wp);
+        for (int gi = 0; gi < c.groups; gi++) {
+            rt_params p = rt_params_zero();
+            p.i[0] = (int)c.ckk_g, p.i[1] = (int)c.ohw, p.i[2] = c.cout_g, p.i[3] = 1;
+            p.i[5] = (int)c.ckk_g, p.i[6] = (int)c.ohw, p.i[7] = (int)c.ohw;
+            p.i[8] = c.batch, p.i[9] = 0, p.i[10] = (int)y_img, p.i[11] = (int)col_img;
+            p.i[13] = c.direct ? acc : 0;
+            plan_arg args[4] = {
+                arg_at(w, (size_t)gi * c.cout_g * c.ckk_g, (size_t)c.cout_g * c.ckk_g),
+                arg_at(dy, (size_t)gi * c.cout_g * c.ohw, dy_span),
+                arg_at(dcol, (size_t)gi * c.ckk_g * c.ohw, col_span),
+                arg_none(),
+            };
+            ec_emit_args(e, RT_K_GEMM, &p, 4, args);
+        }
+        if (!c.direct) {
+            rt_params p = im2col_params(n, c.batch);
+            p.i[14] = acc;
+            emit2(e, RT_K_COL2IM, &p, dcol, dx);
+        }
+    }
+}
+
+const op_def op_conv2d_def = {"conv2d", conv_forward, conv_backward, false};

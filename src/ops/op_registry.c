@@ -1,0 +1,58 @@
+#include "ops.h"
+
+static const op_def *const op_table[OP_KIND_COUNT] = {
+    [OP_INPUT] = &op_input_def,
+    [OP_LINEAR] = &op_linear_def,
+    [OP_CONV2D] = &op_conv2d_def,
+    [OP_MAXPOOL] = &op_maxpool_def,
+    [OP_AVGPOOL] = &op_avgpool_def,
+    [OP_GAP] = &op_gap_def,
+    [OP_BATCHNORM] = &op_batchnorm_def,
+    [OP_LAYERNORM] = &op_layernorm_def,
+    [OP_ACTIVATION] = &op_activation_def,
+    [OP_ADD] = &op_add_def,
+    [OP_CONCAT] = &op_concat_def,
+    [OP_RESHAPE] = &op_reshape_def,
+    [OP_DROPOUT] = &op_dropout_def,
+    [OP_EMBEDDING] = &op_embedding_def,
+    [OP_SOFTMAX_CE] = &op_softmax_ce_def,
+    [OP_MSE] = &op_mse_def,
+};
+
+const op_def *op_get(op_kind kind)
+{
+    return (unsigned)kind < OP_KIND_COUNT ? op_table[kind] : NULL;
+}
+
+#include <stdio.h>
+
+const node *op_operand(vkt_graph *g, vkt_tensor t, const char *op)
+{
+    if (!graph_check(g, t, op))
+        return NULL;
+    const node *n = &g->nodes[t];
+    if (op_get(n->kind)->is_loss) {
+        graph_fail(g, VKT_ERR_INVALID_ARG, "%s: a loss cannot be the input of another op", op);
+        return NULL;
+    }
+    return n;
+}
+
+node op_node(op_kind kind, int input)
+{
+    node n = {0};
+    n.kind = kind;
+    n.ninputs = 1;
+    n.inputs[0] = input;
+    n.dtype = VKT_F32;
+    return n;
+}
+
+const char *op_shape_str(const node *n, char buf[64])
+{
+    int len = snprintf(buf, 64, "[");
+    for (int i = 0; i < n->rank && len < 56; i++)
+        len += snprintf(buf + len, (size_t)(64 - len), i ? ", %d" : "%d", n->dims[i]);
+    snprintf(buf + len, (size_t)(64 - len), "]");
+    return buf;
+}

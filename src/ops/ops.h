@@ -1,0 +1,61 @@
+/* Op definitions: what every graph op contributes to a plan.
+ *
+ * Each op lives in one file (op_<name>.c) holding its public builder
+ * (shape rule, parameters), its forward emitter and its backward emitter
+ * (which gradients it produces and what it reads). Adding an op means:
+ * this file pair, a CPU kernel, a shader and a test. */
+#ifndef VKT_OPS_H
+#define VKT_OPS_H
+
+#include "../compile/plan.h"
+#include "../graph/graph_internal.h"
+
+typedef struct op_def {
+    const char *name;
+    /* Emit the forward launches of node `id` (value into ec_value). */
+    void (*forward)(emit_ctx *e, const node *n, int id);
+    /* Emit gradients for the inputs that need one (ec_needs_grad) and for
+     * trainable parameters. NULL: the op has nothing to differentiate. */
+    void (*backward)(emit_ctx *e, const node *n, int id);
+    bool is_loss;
+} op_def;
+
+const op_def *op_get(op_kind kind);
+
+extern const op_def op_input_def, op_linear_def, op_conv2d_def, op_maxpool_def, op_avgpool_def,
+    op_gap_def, op_batchnorm_def, op_layernorm_def, op_activation_def, op_add_def, op_concat_def,
+    op_reshape_def, op_dropout_def, op_embedding_def, op_softmax_ce_def, op_mse_def;
+
+/* Small emit helpers shared by op files. */
+static inline void emit2(emit_ctx *e, rt_kernel k, const rt_params *p, int a0, int a1)
+{
+    int s[2] = {a0, a1};
+    ec_emit(e, k, p, 2, s);
+}
+
+
+
+/* Builder helper: the node behind operand `t` of `op`, or NULL (error
+ * recorded) when t is invalid or is a loss (losses end a graph). */
+const node *op_operand(vkt_graph *g, vkt_tensor t, const char *op);
+/* A zeroed node of `kind` with one input. */
+node op_node(op_kind kind, int input);
+/* Shape string for error messages, e.g. "[16, 28, 28]". */
+const char *op_shape_str(const node *n, char buf[64]);
+
+static inline plan_arg arg_at(int slot, size_t offset_floats, size_t count_floats)
+{
+    plan_arg a = {slot, offset_floats * 4, count_floats * 4};
+    return a;
+}
+static inline plan_arg arg_whole(int slot)
+{
+    plan_arg a = {slot, 0, 0};
+    return a;
+}
+static inline plan_arg arg_none(void)
+{
+    plan_arg a = {-1, 0, 0};
+    return a;
+}
+#endif

@@ -1,0 +1,402 @@
+/* The trainer: owns the persistent buffers (weights, gradients,
+ * optimizer state, inputs, scalars), compiles plans on demand (one per
+ * batch size and mode, normally the full batch and the partial last
+ * one), and runs a step as: upload batch + step scalars, run program. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../graph/graph_internal.h"
+#include "optimizer.h"
+#include "runtime/rt_error.h"
+#include "trainer_internal.h"
+
+static vkt_status resolve_trainable(vkt_trainer *tr, const vkt_trainable_set *set)
+{
+    const vkt_graph *g = tr->graph;
+    for (int i = 0; i < g->param_count; i++)
+        tr->trainable[i] = !g->params[i].is_state && (!set || set->policy == VKT_TRAIN_ALL);
+    if (!set || set->policy == VKT_TRAIN_ALL)
+        return VKT_OK;
+    if (set->policy != VKT_TRAIN_NAMED || set->count < 0 || (set->count > 0 && !set->names))
+        return rt_error(VKT_ERR_INVALID_ARG, "invalid trainable set");
+    for (int k = 0; k < set->count; k++) {
+        int i = set->names[k] ? graph_param_find(g, set->names[k]) : -1;
+        if (i < 0)
+            return rt_error(VKT_ERR_NOT_FOUND, "trainable set names '%s', which is not a parameter of the graph",
+                            set->names[k] ? set->names[k] : "(null)");
+        if (g->params[i].is_state)
+            return rt_error(VKT_ERR_INVALID_ARG, "'%s' is a state buffer and cannot be trained", set->names[k]);
+        tr->trainable[i] = true;
+    }
+    return VKT_OK;
+}
+
+/* I32 inputs that feed a label or index consumer get a bound checked on
+ * upload, so no kernel ever sees an out-of-range class or row. */
+static void find_input_limits(vkt_trainer *tr)
+{
+    const vkt_graph *g = tr->graph;
+    for (int id = 0; id < g->node_count; id++) {
+        const node *n = &g->nodes[id];
+        int src, limit;
+        if (n->kind == OP_SOFTMAX_CE)
+            src = n->inputs[1], limit = n->iattr[0];
+        else if (n->kind == OP_EMBEDDING)
+            src = n->inputs[0], limit = n->iattr[0];
+        else
+            continue;
+        while (g->nodes[src].kind == OP_RESHAPE)
+            src = g->nodes[src].inputs[0];
+        if (g->nodes[src].kind != OP_INPUT)
+            continue;
+        int in = g->nodes[src].iattr[0];
+        if (tr->input_limit[in] == 0 || limit < tr->input_limit[in])
+            tr->input_limit[in] = limit;
+    }
+}
+
+static vkt_status layout_buffers(vkt_trainer *tr)
+{
+    const vkt_graph *g = tr->graph;
+    size_t np = (size_t)g->param_count + 1;
+    tr->trainable = calloc(np, sizeof(bool));
+    tr->param_offset = calloc(np, sizeof(size_t));
+    tr->grad_offset = calloc(np, sizeof(size_t));
+    tr->opt_offset = calloc(np, sizeof(size_t));
+    if (!tr->trainable || !tr->param_offset || !tr->grad_offset || !tr->opt_offset)
+        return rt_error(VKT_ERR_NO_MEMORY, "out of memory creating a trainer");
+    return VKT_OK;
+}
+
+static void assign_offsets(vkt_trainer *tr)
+{
+    const vkt_graph *g = tr->graph;
+    /* 256-byte alignment keeps every tensor bindable as a storage buffer. */
+    size_t p = 0, gr = 0, o = 0;
+    for (int i = 0; i < g->param_count; i++) {
+        size_t bytes = g->params[i].numel * 4;
+        tr->param_offset[i] = p;
+        p += (bytes + 255) / 256 * 256;
+        tr->grad_offset[i] = tr->opt_offset[i] = SIZE_MAX;
+        if (tr->trainable[i]) {
+            tr->grad_offset[i] = gr;
+            gr += bytes; /* packed: the clipping norm reads them as one range */
+            if (tr->opt_states) {
+                tr->opt_offset[i] = o;
+                o += (bytes * (size_t)tr->opt_states + 255) / 256 * 256;
+            }
+        }
+    }
+    tr->params_bytes = p;
+    tr->grads_bytes = gr;
+    tr->opt_bytes = o;
+    size_t in = 0;
+    for (int k = 0; k < g->input_count; k++) {
+        const node *n = &g->nodes[g->inputs[k]];
+        tr->input_sample_bytes[k] = n->numel * 4;
+        tr->input_offset[k] = in;
+        in += (n->numel * 4 * (size_t)tr->batch + 255) / 256 * 256;
+    }
+    tr->inputs_bytes = in;
+}
+
+static vkt_status create_buffers(vkt_trainer *tr)
+{
+    rt_backend *be = tr->be;
+    vkt_status st = rt_buffer_create(be, tr->params_bytes ? tr->params_bytes : 4, &tr->params);
+    if (st == VKT_OK)
+        st = rt_buffer_create(be, tr->grads_bytes ? tr->grads_bytes : 4, &tr->grads);
+    if (st == VKT_OK)
+        st = rt_buffer_create(be, tr->opt_bytes ? tr->opt_bytes : 4, &tr->opt_state);
+    if (st == VKT_OK)
+        st = rt_buffer_create(be, tr->inputs_bytes ? tr->inputs_bytes : 4, &tr->inputs);
+    if (st == VKT_OK)
+        st = rt_buffer_create(be, RT_SC_COUNT * 4, &tr->train_scalars);
+    if (st == VKT_OK)
+        st = rt_buffer_create(be, RT_SC_COUNT * 4, &tr->eval_scalars);
+    return st;
+}
+
+vkt_status trainer_upload_params(vkt_trainer *tr)
+{
+    const vkt_graph *g = tr->graph;
+    for (int i = 0; i < g->param_count; i++) {
+        vkt_status st = rt_upload(tr->be, tr->params, tr->param_offset[i], g->params[i].data, g->params[i].numel * 4);
+        if (st != VKT_OK)
+            return st;
+    }
+    return VKT_OK;
+}
+
+vkt_status trainer_download_params(vkt_trainer *tr)
+{
+    vkt_graph *g = tr->graph;
+    for (int i = 0; i < g->param_count; i++) {
+        param *p = &g->params[i];
+        if (p->is_counter) {
+            p->data[0] += (float)tr->counter_steps; /* BN counts its training batches */
+            continue;
+        }
+        vkt_status st = rt_download(tr->be, tr->params, tr->param_offset[i], p->data, p->numel * 4);
+        if (st != VKT_OK)
+            return st;
+    }
+    tr->counter_steps = 0;
+    return VKT_OK;
+}
+
+vkt_status vkt_trainer_create(vkt_context *ctx, vkt_graph *graph, vkt_tensor loss, const vkt_trainer_options *options,
+                              vkt_trainer **out)
+{
+    if (!out)
+        return rt_error(VKT_ERR_INVALID_ARG, "vkt_trainer_create: out is NULL");
+    *out = NULL;
+    if (!ctx || !graph || !options)
+        return rt_error(VKT_ERR_INVALID_ARG, "vkt_trainer_create: context, graph and options are required");
+    if (graph->error != VKT_OK)
+        return rt_error(graph->error, "graph has a build error: %s", vkt_status_name(graph->error));
+    if (loss < 0 || loss >= graph->node_count ||
+        (graph->nodes[loss].kind != OP_SOFTMAX_CE && graph->nodes[loss].kind != OP_MSE))
+        return rt_error(VKT_ERR_INVALID_ARG, "tensor %d is not a loss of this graph", loss);
+    if (options->batch_size < 1 || options->batch_size > (1 << 20))
+        return rt_error(VKT_ERR_INVALID_ARG, "batch size %d out of range 1..%d", options->batch_size, 1 << 20);
+
+    vkt_trainer *tr = calloc(1, sizeof *tr);
+    if (!tr)
+        return rt_error(VKT_ERR_NO_MEMORY, "out of memory creating a trainer");
+    tr->ctx = ctx;
+    tr->be = ctx->backend;
+    tr->graph = graph;
+    tr->loss = loss;
+    tr->opt = options->optimizer;
+    tr->batch = options->batch_size;
+    tr->seed = options->seed;
+    vkt_status st = optimizer_config_check(&tr->opt);
+    if (st == VKT_OK)
+        st = layout_buffers(tr);
+    if (st == VKT_OK)
+        st = resolve_trainable(tr, options->trainable);
+    if (st == VKT_OK) {
+        tr->opt_states = optimizer_state_count(&tr->opt);
+        assign_offsets(tr);
+        find_input_limits(tr);
+        st = create_buffers(tr);
+    }
+    if (st == VKT_OK)
+        st = trainer_upload_params(tr);
+    if (st != VKT_OK) {
+        vkt_trainer_destroy(tr);
+        return st;
+    }
+    *out = tr;
+    return VKT_OK;
+}
+
+void vkt_trainer_destroy(vkt_trainer *tr)
+{
+    if (!tr)
+        return;
+    for (int i = 0; i < TRAINER_MAX_PLANS; i++)
+        if (tr->plans[i].used)
+            plan_free(&tr->plans[i].pl, tr->be);
+    rt_buffer_destroy(tr->be, tr->params);
+    rt_buffer_destroy(tr->be, tr->grads);
+    rt_buffer_destroy(tr->be, tr->opt_state);
+    rt_buffer_destroy(tr->be, tr->inputs);
+    rt_buffer_destroy(tr->be, tr->train_scalars);
+    rt_buffer_destroy(tr->be, tr->eval_scalars);
+    free(tr->trainable);
+    free(tr->param_offset);
+    free(tr->grad_offset);
+    free(tr->opt_offset);
+    free(tr);
+}
+
+/* The plan for (batch, mode), compiled on first use. Full-batch plans
+ * stay; a partial-batch plan replaces the previous partial one. */
+static vkt_status get_plan(vkt_trainer *tr, int batch, bool training, plan **out)
+{
+    cached_plan *free_slot = NULL, *partial = NULL;
+    for (int i = 0; i < TRAINER_MAX_PLANS; i++) {
+        cached_plan *c = &tr->plans[i];
+        if (!c->used) {
+            if (!free_slot)
+                free_slot = c;
+            continue;
+        }
+        if (c->batch == batch && c->training == training) {
+            *out = &c->pl;
+            return VKT_OK;
+        }
+        if (c->batch != tr->batch && c->training == training)
+            partial = c;
+    }
+    cached_plan *c = free_slot ? free_slot : partial;
+    if (!c)
+        return rt_error(VKT_ERR_STATE, "internal: no plan slot free");
+    if (c->used) {
+        plan_free(&c->pl, tr->be);
+        c->used = false;
+    }
+    compile_request req = {tr->graph, tr->loss, batch, training, tr->trainable, &tr->opt, false};
+    vkt_status st = compile_plan(&c->pl, &req);
+    plan_bindings b = {tr->params, tr->grads, tr->opt_state, tr->inputs,
+                       training ? tr->train_scalars : tr->eval_scalars,
+                       tr->param_offset, tr->grad_offset, tr->opt_offset, 0, tr->input_offset, tr->grads_bytes};
+    if (st == VKT_OK)
+        st = plan_build_program(&c->pl, tr->be, &b);
+    if (st != VKT_OK) {
+        plan_free(&c->pl, tr->be);
+        return st;
+    }
+    c->used = true;
+    c->batch = batch;
+    c->training = training;
+    *out = &c->pl;
+    return VKT_OK;
+}
+
+static vkt_status upload_inputs(vkt_trainer *tr, const void *const *inputs, int count)
+{
+    const vkt_graph *g = tr->graph;
+    if (!inputs)
+        return rt_error(VKT_ERR_INVALID_ARG, "inputs is NULL");
+    for (int k = 0; k < g->input_count; k++) {
+        if (!inputs[k])
+            return rt_error(VKT_ERR_INVALID_ARG, "input %d ('%s') is NULL", k,
+                            g->nodes[g->inputs[k]].name ? g->nodes[g->inputs[k]].name : "?");
+        size_t n = tr->input_sample_bytes[k] / 4 * (size_t)count;
+        if (tr->input_limit[k] > 0) {
+            const int32_t *v = inputs[k];
+            for (size_t i = 0; i < n; i++)
+                if (v[i] < 0 || v[i] >= tr->input_limit[k])
+                    return rt_error(VKT_ERR_INVALID_ARG, "input '%s' value %d at %zu is outside [0, %d)",
+                                    g->nodes[g->inputs[k]].name ? g->nodes[g->inputs[k]].name : "?", v[i], i,
+                                    tr->input_limit[k]);
+        }
+        vkt_status st = rt_upload(tr->be, tr->inputs, tr->input_offset[k], inputs[k], n * 4);
+        if (st != VKT_OK)
+            return st;
+    }
+    return VKT_OK;
+}
+
+static uint32_t step_seed(uint64_t seed, int64_t step)
+{
+    uint64_t z = seed ^ ((uint64_t)step * 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return (uint32_t)(z ^ (z >> 31));
+}
+
+static vkt_status check_count(const vkt_trainer *tr, int count)
+{
+    if (count < 1 || count > tr->batch)
+        return rt_error(VKT_ERR_INVALID_ARG, "batch of %d samples outside 1..%d", count, tr->batch);
+    return VKT_OK;
+}
+
+vkt_status vkt_trainer_step(vkt_trainer *tr, const void *const *inputs, int count)
+{
+    if (!tr)
+        return rt_error(VKT_ERR_INVALID_ARG, "trainer is NULL");
+    plan *pl;
+    vkt_status st = check_count(tr, count);
+    if (st == VKT_OK)
+        st = get_plan(tr, count, true, &pl);
+    if (st == VKT_OK)
+        st = upload_inputs(tr, inputs, count);
+    if (st != VKT_OK)
+        return st;
+    uint32_t sc[RT_SC_BIAS_CORR2 + 1] = {0};
+    optimizer_step_scalars(&tr->opt, tr->step, step_seed(tr->seed, tr->step), sc);
+    st = rt_upload(tr->be, tr->train_scalars, 0, sc, sizeof sc);
+    if (st == VKT_OK)
+        st = rt_program_run(tr->be, pl->program);
+    if (st == VKT_OK) {
+        tr->step++;
+        tr->counter_steps++;
+    }
+    return st;
+}
+
+vkt_status vkt_trainer_eval_batch(vkt_trainer *tr, const void *const *inputs, int count)
+{
+    if (!tr)
+        return rt_error(VKT_ERR_INVALID_ARG, "trainer is NULL");
+    plan *pl;
+    vkt_status st = check_count(tr, count);
+    if (st == VKT_OK)
+        st = get_plan(tr, count, false, &pl);
+    if (st == VKT_OK)
+        st = upload_inputs(tr, inputs, count);
+    if (st == VKT_OK)
+        st = rt_program_run(tr->be, pl->program);
+    return st;
+}
+
+static vkt_status read_metrics(vkt_trainer *tr, rt_buffer *sc_buf, vkt_metrics *out)
+{
+    if (!tr || !out)
+        return rt_error(VKT_ERR_INVALID_ARG, "trainer and out are required");
+    union { float f; uint32_t u; } sc[RT_SC_COUNT];
+    vkt_status st = rt_download(tr->be, sc_buf, 0, sc, sizeof sc);
+    if (st != VKT_OK)
+        return st;
+    uint32_t samples = sc[RT_SC_SAMPLES].u;
+    out->samples = samples;
+    out->loss_mean = samples ? (double)sc[RT_SC_LOSS_SUM].f / samples : 0;
+    out->accuracy = samples ? (double)sc[RT_SC_CORRECT].u / samples : 0;
+    out->last_loss = sc[RT_SC_LOSS].f;
+    out->grad_norm = sc[RT_SC_GRAD_NORM].f;
+    uint32_t zero[3] = {0, 0, 0}; /* LOSS_SUM, CORRECT, SAMPLES */
+    return rt_upload(tr->be, sc_buf, RT_SC_LOSS_SUM * 4, zero, sizeof zero);
+}
+
+vkt_status vkt_trainer_read_train_metrics(vkt_trainer *tr, vkt_metrics *out)
+{
+    return read_metrics(tr, tr ? tr->train_scalars : NULL, out);
+}
+
+vkt_status vkt_trainer_read_eval_metrics(vkt_trainer *tr, vkt_metrics *out)
+{
+    return read_metrics(tr, tr ? tr->eval_scalars : NULL, out);
+}
+
+int64_t vkt_trainer_step_count(const vkt_trainer *tr)
+{
+    return tr ? tr->step : 0;
+}
+
+float vkt_trainer_current_lr(const vkt_trainer *tr)
+{
+    return tr ? (float)schedule_lr(&tr->opt, tr->step) : 0.0f;
+}
+
+vkt_status vkt_trainer_sync_weights(vkt_trainer *tr)
+{
+    if (!tr)
+        return rt_error(VKT_ERR_INVALID_ARG, "trainer is NULL");
+    return trainer_download_params(tr);
+}
+
+vkt_status vkt_trainer_memory(const vkt_trainer *tr, vkt_memory_report *out)
+{
+    if (!tr || !out)
+        return rt_error(VKT_ERR_INVALID_ARG, "trainer and out are required");
+    memset(out, 0, sizeof *out);
+    out->params_bytes = tr->params_bytes;
+    out->grads_bytes = tr->grads_bytes;
+    out->optimizer_bytes = tr->opt_bytes;
+    out->io_bytes = tr->inputs_bytes + 2 * RT_SC_COUNT * 4;
+    /* The full-batch training plan is what a step needs; plan it now if
+     * no step has run yet (compile once, reused by the first step). */
+    plan *pl;
+    vkt_status st = get_plan((vkt_trainer *)tr, tr->batch, true, &pl);
+    if (st != VKT_OK)
+        return st;
+    out->activations_bytes = pl->arena_bytes;
+    out->total_bytes = out->params_bytes + out->grads_bytes + out->optimizer_bytes + out->io_bytes +
+                       out->activations_bytes;
+    return VKT_OK;
+}

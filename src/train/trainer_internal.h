@@ -1,0 +1,50 @@
+/* Trainer internals shared by trainer.c and checkpoint.c. */
+#ifndef VKT_TRAINER_INTERNAL_H
+#define VKT_TRAINER_INTERNAL_H
+
+#include <vktrain/trainer.h>
+
+#include "../compile/compile.h"
+#include "../context.h"
+
+#define TRAINER_MAX_PLANS 4
+
+typedef struct cached_plan {
+    bool used;
+    bool training;
+    int batch;
+    plan pl;
+} cached_plan;
+
+struct vkt_trainer {
+    vkt_context *ctx;
+    rt_backend *be;
+    vkt_graph *graph;
+    int loss;
+    vkt_optimizer_config opt;
+    int batch;
+    uint64_t seed;
+
+    bool *trainable;        /* per param */
+    size_t *param_offset;   /* per param, bytes into params */
+    size_t *grad_offset;    /* per param, SIZE_MAX when frozen */
+    size_t *opt_offset;     /* per param, SIZE_MAX without state */
+    size_t input_offset[NODE_MAX_INPUTS];
+    size_t input_sample_bytes[NODE_MAX_INPUTS];
+    int32_t input_limit[NODE_MAX_INPUTS]; /* I32 inputs: values must be < this (0: no check) */
+    size_t params_bytes, grads_bytes, opt_bytes, inputs_bytes;
+    int opt_states;
+
+    rt_buffer *params, *grads, *opt_state, *inputs, *train_scalars, *eval_scalars;
+    cached_plan plans[TRAINER_MAX_PLANS];
+
+    int64_t step;          /* optimizer steps taken */
+    int64_t counter_steps; /* training steps not yet added to BN counters */
+};
+
+/* Copy parameters (not counters) from the device into the graph. */
+vkt_status trainer_download_params(vkt_trainer *tr);
+/* Copy every parameter from the graph to the device. */
+vkt_status trainer_upload_params(vkt_trainer *tr);
+
+#endif

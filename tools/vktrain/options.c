@@ -1,0 +1,445 @@
+/* Command-line parsing into a cli_options.
+ *
+ * Options are described by one table so that the value type, the range
+ * check and which subcommands accept an option live in one place. Every
+ * number is parsed strictly: the whole text must be consumed and fall in
+ * range, so "--batch 64k" or "--lr 1e999" is an error, not a surprise. */
+#include "cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum value_kind {
+    VALUE_FLAG_ON,  /* sets a bool */
+    VALUE_FLAG_OFF, /* clears a bool */
+    VALUE_INT,
+    VALUE_INT64,
+    VALUE_SEED,
+    VALUE_REAL,
+    VALUE_TEXT,
+    VALUE_MODEL,
+    VALUE_OPTIMIZER,
+    VALUE_SCHEDULE,
+    VALUE_DEVICE,
+} value_kind;
+
+#define NOT_TRACKED SIZE_MAX
+
+typedef struct option_spec {
+    const char *name;
+    value_kind kind;
+    size_t field;       /* offsetof(cli_options, ...) */
+    size_t given_field; /* bool set when the option appears, or NOT_TRACKED */
+    int64_t int_min, int_max;
+    double real_min, real_max;
+    unsigned commands;  /* cli_command bits */
+} option_spec;
+
+#define FIELD(f) offsetof(cli_options, f)
+#define BOTH (CLI_TRAIN | CLI_EVAL)
+
+#define FLAG_ON(n, f, cmds) { n, VALUE_FLAG_ON, FIELD(f), NOT_TRACKED, 0, 0, 0, 0, cmds }
+#define FLAG_OFF(n, f, cmds) { n, VALUE_FLAG_OFF, FIELD(f), NOT_TRACKED, 0, 0, 0, 0, cmds }
+#define INT(n, f, lo, hi, cmds) { n, VALUE_INT, FIELD(f), NOT_TRACKED, lo, hi, 0, 0, cmds }
+#define INT64(n, f, g, lo, hi, cmds) { n, VALUE_INT64, FIELD(f), g, lo, hi, 0, 0, cmds }
+#define REAL(n, f, g, lo, hi, cmds) { n, VALUE_REAL, FIELD(f), g, 0, 0, lo, hi, cmds }
+#define OTHER(n, kind, f, g, cmds) { n, kind, FIELD(f), g, 0, 0, 0, 0, cmds }
+
+static const option_spec option_table[] = {
+    OTHER("--model", VALUE_MODEL, model, NOT_TRACKED, BOTH),
+    OTHER("--data", VALUE_TEXT, data_dir, NOT_TRACKED, BOTH),
+    INT("--epochs", epochs, 1, 1000000, CLI_TRAIN),
+    INT64("--steps", steps, NOT_TRACKED, 1, INT64_C(1) << 40, CLI_TRAIN),
+    INT("--batch", batch, 1, 65536, BOTH),
+    OTHER("--optimizer", VALUE_OPTIMIZER, optimizer, NOT_TRACKED, CLI_TRAIN),
+    REAL("--lr", lr, FIELD(lr_given), 0.0, 1e6, CLI_TRAIN),
+    REAL("--momentum", momentum, FIELD(momentum_given), 0.0, 1.0, CLI_TRAIN),
+    FLAG_ON("--nesterov", nesterov, CLI_TRAIN),
+    REAL("--weight-decay", weight_decay, NOT_TRACKED, 0.0, 1e6, CLI_TRAIN),
+    REAL("--label-smoothing", label_smoothing, NOT_TRACKED, 0.0, 1.0, CLI_TRAIN),
+    REAL("--clip-grad-norm", clip_grad_norm, NOT_TRACKED, 0.0, 1e12, CLI_TRAIN),
+    OTHER("--schedule", VALUE_SCHEDULE, schedule, NOT_TRACKED, CLI_TRAIN),
+    INT64("--warmup-steps", warmup_steps, FIELD(warmup_given), 0, INT64_C(1) << 40, CLI_TRAIN),
+    INT64("--step-size", step_size, FIELD(step_size_given), 1, INT64_C(1) << 40, CLI_TRAIN),
+    REAL("--gamma", gamma, FIELD(gamma_given), 0.0, 1.0, CLI_TRAIN),
+    OTHER("--seed", VALUE_SEED, seed, FIELD(seed_given), CLI_TRAIN),
+    FLAG_OFF("--no-shuffle", shuffle, CLI_TRAIN),
+    INT("--threads", threads, 0, 4096, BOTH),
+    OTHER("--device", VALUE_DEVICE, device, NOT_TRACKED, BOTH),
+    OTHER("--init", VALUE_TEXT, init_path, NOT_TRACKED, BOTH),
+    OTHER("--save", VALUE_TEXT, save_path, NOT_TRACKED, CLI_TRAIN),
+    OTHER("--checkpoint", VALUE_TEXT, checkpoint_path, NOT_TRACKED, CLI_TRAIN),
+    OTHER("--resume", VALUE_TEXT, resume_path, NOT_TRACKED, CLI_TRAIN),
+    OTHER("--log", VALUE_TEXT, log_path, NOT_TRACKED, CLI_TRAIN),
+    FLAG_ON("--quiet", quiet, CLI_TRAIN),
+};
+
+static const char *command_name(cli_command command)
+{
+    return command == CLI_TRAIN ? "train" : "eval";
+}
+
+const char *cli_model_name(cli_model model)
+{
+    switch (model) {
+    case CLI_MODEL_MLP: return "mlp";
+    case CLI_MODEL_CNN: return "cnn";
+    default: return "none";
+    }
+}
+
+bool cli_model_from_name(const char *name, cli_model *out)
+{
+    if (strcmp(name, "mlp") == 0) {
+        *out = CLI_MODEL_MLP;
+    } else if (strcmp(name, "cnn") == 0) {
+        *out = CLI_MODEL_CNN;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/* strtol and friends skip leading blanks and accept a sign; a strict
+ * number starts with a digit (or a minus sign where negatives are fine). */
+static bool starts_like_number(const char *text, bool allow_minus)
+{
+    if (allow_minus && *text == '-')
+        text++;
+    return isdigit((unsigned char)*text) || *text == '.';
+}
+
+bool cli_parse_int64(const char *text, int64_t min, int64_t max, int64_t *out)
+{
+    if (!starts_like_number(text, min < 0))
+        return false;
+    char *end;
+    errno = 0;
+    long long value = strtoll(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || value < min || value > max)
+        return false;
+    *out = value;
+    return true;
+}
+
+bool cli_parse_uint64(const char *text, uint64_t *out)
+{
+    if (!isdigit((unsigned char)*text))
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long value = strtoull(text, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return false;
+    *out = value;
+    return true;
+}
+
+static bool parse_real(const char *text, double min, double max, double *out)
+{
+    if (!starts_like_number(text, min < 0))
+        return false;
+    char *end;
+    errno = 0;
+    double value = strtod(text, &end);
+    if (errno != 0 || end == text || *end != '\0' || !isfinite(value) || value < min || value > max)
+        return false;
+    *out = value;
+    return true;
+}
+
+static bool valid_device(const char *text)
+{
+    if (strcmp(text, "auto") == 0 || strcmp(text, "cpu") == 0 || strcmp(text, "vulkan") == 0)
+        return true;
+    int64_t index;
+    return strncmp(text, "vulkan:", 7) == 0 && cli_parse_int64(text + 7, 0, 1024, &index);
+}
+
+/* Store `value` for `spec`; reports and returns false when it is bad. */
+static bool apply_option(const option_spec *spec, const char *value, cli_options *o)
+{
+    char *base = (char *)o;
+    void *field = base + spec->field;
+    if (spec->given_field != NOT_TRACKED)
+        *(bool *)(base + spec->given_field) = true;
+
+    switch (spec->kind) {
+    case VALUE_FLAG_ON:
+        *(bool *)field = true;
+        return true;
+    case VALUE_FLAG_OFF:
+        *(bool *)field = false;
+        return true;
+    case VALUE_INT:
+    case VALUE_INT64: {
+        int64_t n;
+        if (!cli_parse_int64(value, spec->int_min, spec->int_max, &n)) {
+            cli_error("invalid value '%s' for %s (expected an integer from %lld to %lld)", value,
+                      spec->name, (long long)spec->int_min, (long long)spec->int_max);
+            return false;
+        }
+        if (spec->kind == VALUE_INT)
+            *(int *)field = (int)n;
+        else
+            *(int64_t *)field = n;
+        return true;
+    }
+    case VALUE_SEED:
+        if (!cli_parse_uint64(value, (uint64_t *)field)) {
+            cli_error("invalid value '%s' for %s (expected an integer from 0 to %llu)", value,
+                      spec->name, (unsigned long long)UINT64_MAX);
+            return false;
+        }
+        return true;
+    case VALUE_REAL:
+        if (!parse_real(value, spec->real_min, spec->real_max, (double *)field)) {
+            cli_error("invalid value '%s' for %s (expected a number from %g to %g)", value,
+                      spec->name, spec->real_min, spec->real_max);
+            return false;
+        }
+        return true;
+    case VALUE_TEXT:
+        if (*value == '\0') {
+            cli_error("%s needs a non-empty value", spec->name);
+            return false;
+        }
+        *(const char **)field = value;
+        return true;
+    case VALUE_MODEL:
+        if (!cli_model_from_name(value, (cli_model *)field)) {
+            cli_error("invalid value '%s' for --model (expected mlp or cnn)", value);
+            return false;
+        }
+        return true;
+    case VALUE_OPTIMIZER:
+        if (strcmp(value, "sgd") == 0) {
+            *(vkt_optimizer_kind *)field = VKT_OPT_SGD;
+        } else if (strcmp(value, "adamw") == 0) {
+            *(vkt_optimizer_kind *)field = VKT_OPT_ADAMW;
+        } else {
+            cli_error("invalid value '%s' for --optimizer (expected sgd or adamw)", value);
+            return false;
+        }
+        return true;
+    case VALUE_SCHEDULE:
+        if (strcmp(value, "constant") == 0) {
+            *(vkt_schedule_kind *)field = VKT_SCHED_CONSTANT;
+        } else if (strcmp(value, "step") == 0) {
+            *(vkt_schedule_kind *)field = VKT_SCHED_STEP;
+        } else if (strcmp(value, "cosine") == 0) {
+            *(vkt_schedule_kind *)field = VKT_SCHED_COSINE;
+        } else {
+            cli_error("invalid value '%s' for --schedule (expected constant, step or cosine)", value);
+            return false;
+        }
+        return true;
+    case VALUE_DEVICE:
+        if (!valid_device(value)) {
+            cli_error("invalid value '%s' for --device (expected auto, cpu, vulkan or vulkan:N)", value);
+            return false;
+        }
+        *(const char **)field = value;
+        return true;
+    }
+    return false;
+}
+
+static const option_spec *find_option(const char *name, size_t name_len)
+{
+    for (size_t i = 0; i < sizeof option_table / sizeof option_table[0]; i++) {
+        const char *candidate = option_table[i].name;
+        if (strlen(candidate) == name_len && strncmp(candidate, name, name_len) == 0)
+            return &option_table[i];
+    }
+    return NULL;
+}
+
+static void set_defaults(cli_options *o)
+{
+    *o = (cli_options){
+        .model = CLI_MODEL_NONE,
+        .data_dir = CLI_DEFAULT_DATA_DIR,
+        .epochs = 3,
+        .batch = 64,
+        .optimizer = VKT_OPT_SGD,
+        .momentum = 0.9,
+        .schedule = VKT_SCHED_CONSTANT,
+        .gamma = 0.1,
+        .seed = 1,
+        .shuffle = true,
+        .device = "auto",
+    };
+}
+
+/* Rules that tie options together, checked once all are known. */
+static bool check_combinations(cli_command command, cli_options *o)
+{
+    if (o->model == CLI_MODEL_NONE) {
+        cli_error("%s needs --model mlp or --model cnn", command_name(command));
+        return false;
+    }
+    if (command == CLI_EVAL) {
+        if (!o->init_path) {
+            cli_error("eval needs --init FILE.safetensors");
+            return false;
+        }
+        return true;
+    }
+
+    if (!o->lr_given)
+        o->lr = o->optimizer == VKT_OPT_SGD ? 0.05 : 0.001;
+    if (o->optimizer == VKT_OPT_ADAMW && (o->momentum_given || o->nesterov)) {
+        cli_error("--momentum and --nesterov apply to --optimizer sgd only");
+        return false;
+    }
+    if (o->optimizer == VKT_OPT_ADAMW)
+        o->momentum = 0.0;
+    if (o->nesterov && o->momentum <= 0.0) {
+        cli_error("--nesterov needs a momentum above 0");
+        return false;
+    }
+    if (o->warmup_given && o->schedule != VKT_SCHED_COSINE) {
+        cli_error("--warmup-steps applies to --schedule cosine only");
+        return false;
+    }
+    if ((o->step_size_given || o->gamma_given) && o->schedule != VKT_SCHED_STEP) {
+        cli_error("--step-size and --gamma apply to --schedule step only");
+        return false;
+    }
+    if (o->init_path && o->resume_path) {
+        cli_error("--init and --resume cannot be combined (a checkpoint holds the weights)");
+        return false;
+    }
+    return true;
+}
+
+cli_parse_result cli_parse_options(cli_command command, int argc, char **argv, cli_options *out)
+{
+    set_defaults(out);
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            cli_print_command_usage(stdout, command);
+            return CLI_PARSE_HELP;
+        }
+        if (strncmp(arg, "--", 2) != 0) {
+            cli_error("unexpected argument '%s' (see vktrain %s --help)", arg, command_name(command));
+            return CLI_PARSE_ERROR;
+        }
+
+        /* "--name value" or "--name=value" */
+        const char *equals = strchr(arg, '=');
+        size_t name_len = equals ? (size_t)(equals - arg) : strlen(arg);
+        const option_spec *spec = find_option(arg, name_len);
+        if (!spec) {
+            cli_error("unknown option '%.*s' (see vktrain %s --help)", (int)name_len, arg,
+                      command_name(command));
+            return CLI_PARSE_ERROR;
+        }
+        if (!(spec->commands & command)) {
+            cli_error("option %s does not apply to '%s'", spec->name, command_name(command));
+            return CLI_PARSE_ERROR;
+        }
+
+        bool is_flag = spec->kind == VALUE_FLAG_ON || spec->kind == VALUE_FLAG_OFF;
+        const char *value = NULL;
+        if (is_flag) {
+            if (equals) {
+                cli_error("option %s takes no value", spec->name);
+                return CLI_PARSE_ERROR;
+            }
+        } else if (equals) {
+            value = equals + 1;
+        } else if (i + 1 < argc) {
+            value = argv[++i];
+        } else {
+            cli_error("option %s needs a value", spec->name);
+            return CLI_PARSE_ERROR;
+        }
+        if (!apply_option(spec, value, out))
+            return CLI_PARSE_ERROR;
+    }
+    return check_combinations(command, out) ? CLI_PARSE_OK : CLI_PARSE_ERROR;
+}
+
+void cli_print_usage(FILE *stream)
+{
+    fputs("usage: vktrain <command> [options]\n"
+          "\n"
+          "Train and evaluate small networks on Fashion-MNIST with the vktrain engine.\n"
+          "\n"
+          "commands:\n"
+          "  train      train the mlp or cnn preset\n"
+          "  eval       report test accuracy and loss of saved weights\n"
+          "\n"
+          "options:\n"
+          "  --help     show this help ('vktrain <command> --help' for a command's options)\n"
+          "  --version  show the version\n",
+          stream);
+}
+
+static void print_train_usage(FILE *stream)
+{
+    fputs("usage: vktrain train --model mlp|cnn [options]\n"
+          "\n"
+          "model and data:\n"
+          "  --model mlp|cnn          network preset (required)\n"
+          "  --data DIR               Fashion-MNIST IDX files (default " CLI_DEFAULT_DATA_DIR ")\n"
+          "  --init FILE.safetensors  start from these weights (PyTorch state_dict names)\n"
+          "\n"
+          "training:\n"
+          "  --epochs N               passes over the training set (default 3)\n"
+          "  --steps N                stop after N optimizer steps in total (overrides --epochs)\n"
+          "  --batch N                batch size (default 64)\n"
+          "  --optimizer sgd|adamw    optimizer (default sgd)\n"
+          "  --lr X                   learning rate (default 0.05 for sgd, 0.001 for adamw)\n"
+          "  --momentum X             sgd momentum (default 0.9)\n"
+          "  --nesterov               sgd with Nesterov momentum\n"
+          "  --weight-decay X         weight decay (default 0; decoupled for adamw)\n"
+          "  --label-smoothing X      cross-entropy label smoothing (default 0)\n"
+          "  --clip-grad-norm X       clip the global gradient norm to X (default 0 = off)\n"
+          "  --schedule NAME          constant, step or cosine (default constant)\n"
+          "  --warmup-steps N         cosine: linear warm-up steps (default 0)\n"
+          "  --step-size N            step: steps per decay (default one epoch)\n"
+          "  --gamma X                step: decay factor (default 0.1)\n"
+          "  --seed N                 seed for initial weights and shuffling (default 1)\n"
+          "  --no-shuffle             take batches in file order\n"
+          "\n"
+          "execution:\n"
+          "  --threads N              CPU threads (default 0 = all cores)\n"
+          "  --device NAME            auto, cpu, vulkan or vulkan:N (default auto)\n"
+          "\n"
+          "output:\n"
+          "  --save FILE.safetensors  save the trained weights at the end\n"
+          "  --checkpoint FILE        save a resumable checkpoint after each epoch and on Ctrl-C\n"
+          "  --resume FILE            continue from a checkpoint\n"
+          "  --log FILE.jsonl         one JSON record per epoch, then a summary record\n"
+          "  --quiet                  print nothing but errors\n",
+          stream);
+}
+
+static void print_eval_usage(FILE *stream)
+{
+    fputs("usage: vktrain eval --model mlp|cnn --init FILE.safetensors [options]\n"
+          "\n"
+          "  --model mlp|cnn          network preset the weights belong to (required)\n"
+          "  --init FILE.safetensors  weights to evaluate (required)\n"
+          "  --data DIR               Fashion-MNIST IDX files (default " CLI_DEFAULT_DATA_DIR ")\n"
+          "  --batch N                batch size (default 64)\n"
+          "  --threads N              CPU threads (default 0 = all cores)\n"
+          "  --device NAME            auto, cpu, vulkan or vulkan:N (default auto)\n",
+          stream);
+}
+
+void cli_print_command_usage(FILE *stream, cli_command command)
+{
+    if (command == CLI_TRAIN)
+        print_train_usage(stream);
+    else
+        print_eval_usage(stream);
+}
