@@ -132,7 +132,10 @@ def run_torch(opts, model, threads):
            "--warmup", str(opts.warmup), "--batch", str(opts.batch), "--data", opts.data]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
     if done.returncode != 0:
-        raise RuntimeError(f"torch run failed ({model}, {threads} threads):\n{done.stderr}")
+        hint = ""
+        if "No module named 'torch'" in done.stderr:
+            hint = f"\n{opts.torch_python} has no torch: run with /usr/bin/python3 or pass --torch-python"
+        raise RuntimeError(f"torch run failed ({model}, {threads} threads):\n{done.stderr}{hint}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -188,8 +191,8 @@ def report_run(engine, model, threads, repeat, result):
           f"peak {result['peak_rss_bytes'] / 1e6:.1f} MB", file=sys.stderr, flush=True)
 
 
-def fmt(value, spec):
-    return "-" if value is None else format(value, spec)
+def fmt(value, spec, suffix=""):
+    return "-" if value is None else format(value, spec) + suffix
 
 
 def ratio(a, b):
@@ -206,7 +209,7 @@ def markdown_table(rows):
         mb = lambda b: None if b is None else b / 1e6  # noqa: E731
         lines.append(
             f"| {r['model']} | {r['threads']} | {fmt(r['torch_sps'], '.0f')} "
-            f"| {fmt(r['vk_sps'], '.0f')} | {fmt(ratio(r['vk_sps'], r['torch_sps']), '.2f')}x "
+            f"| {fmt(r['vk_sps'], '.0f')} | {fmt(ratio(r['vk_sps'], r['torch_sps']), '.2f', 'x')} "
             f"| {fmt(mb(r['torch_rss']), '.1f')} | {fmt(mb(r['vk_rss']), '.1f')} "
             f"| {fmt(ratio(r['vk_rss'], r['torch_rss']), '.2f')} |")
     return "\n".join(lines)
@@ -222,7 +225,7 @@ def target_verdicts(rows):
         need = SPEED_TARGET[r["model"]]
         out.append(f"- {r['model']} @ {r['threads']} thread(s): speed {speed:.2f}x "
                    f"(target >= {need}x: {'met' if speed >= need else 'MISSED'}), "
-                   f"RSS {rss:.2f} (target <= {RSS_TARGET}: "
+                   f"RSS {rss:.3f} (target <= {RSS_TARGET}: "
                    f"{'met' if rss <= RSS_TARGET else 'MISSED'})")
     return out
 
@@ -266,6 +269,8 @@ def parse_args(argv):
         p.error("--engines takes torch, vktrain or both")
     if min(opts.steps, opts.batch, opts.repeats, *opts.threads) < 1 or opts.warmup < 0:
         p.error("--steps, --batch, --repeats and --threads must be positive")
+    for base in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
+        data_file(opts.data, base)  # exits with the install hint when missing
     if "vktrain" in opts.engines and not os.access(opts.vktrain, os.X_OK):
         p.error(f"{opts.vktrain} is not an executable (build it, or pass --vktrain PATH)")
     return opts
@@ -277,7 +282,11 @@ def main(argv):
         torch_worker(opts)
         return 0
 
-    rows = measure(opts)
+    try:
+        rows = measure(opts)
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        print(f"compare_pytorch.py: {e}", file=sys.stderr)
+        return 1
     table = markdown_table(rows)
     verdicts = target_verdicts(rows)
     print()

@@ -67,12 +67,12 @@ static int setup(rt_backend *be, const vkt_graph *g, int batch, const void *cons
 }
 
 static int run_plan(rt_backend *be, const vkt_graph *g, int loss, int batch, bool backward,
-                    const void *const *inputs, uint32_t seed, plan *pl, gh_buffers *b)
+                    const void *const *inputs, int probe, uint32_t seed, plan *pl, gh_buffers *b)
 {
     bool *trainable = calloc((size_t)g->param_count + 1, sizeof(bool));
     for (int i = 0; i < g->param_count; i++)
         trainable[i] = !g->params[i].is_state;
-    compile_request req = {g, loss, batch, true, trainable, NULL, backward};
+    compile_request req = {g, loss, batch, true, trainable, NULL, backward, probe};
     int rc = -1;
     if (setup(be, g, batch, inputs, seed, b) == 0 && compile_plan(pl, &req) == VKT_OK) {
         plan_bindings pb = {b->params, b->grads, b->opt, b->inputs, b->scalars, b->param_off, b->grad_off,
@@ -97,9 +97,9 @@ double gh_loss(rt_backend *be, const vkt_graph *g, int loss, int batch, const vo
     plan pl;
     gh_buffers b;
     double l = NAN;
-    /* Training-mode forward without backward: compile with gradients but
-     * read only the loss (keeps the plan identical to gh_run's forward). */
-    if (run_plan(be, g, loss, batch, false, inputs, seed, &pl, &b) == 0)
+    /* A training plan (batch norm uses batch statistics, dropout its
+     * mask) without an optimizer, so the weights never move. */
+    if (run_plan(be, g, loss, batch, false, inputs, -1, seed, &pl, &b) == 0)
         l = read_loss(be, &b);
     plan_free(&pl, be);
     free_buffers(be, &b);
@@ -112,7 +112,7 @@ int gh_run(rt_backend *be, const vkt_graph *g, int loss, int batch, const void *
     memset(out, 0, sizeof *out);
     plan pl;
     gh_buffers b;
-    int rc = run_plan(be, g, loss, batch, true, inputs, seed, &pl, &b);
+    int rc = run_plan(be, g, loss, batch, true, inputs, probe, seed, &pl, &b);
     if (rc == 0) {
         out->loss = read_loss(be, &b);
         out->param_grads = calloc((size_t)g->param_count + 1, sizeof(float *));

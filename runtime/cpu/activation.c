@@ -42,12 +42,14 @@ static inline float select_f(int cond, float a, float b)
 }
 
 /* e^x: x = n ln2 + r with |r| <= ln2/2, e^r by a degree-7 polynomial,
- * 2^n built in the exponent bits. Inputs are clamped so 2^n stays a
- * normal float: e^x saturates near 1.2e-38 and 2.1e38. NaN stays NaN. */
+ * 2^n built in the exponent bits. 2^n must stay a normal float, so e^x
+ * is 0 below x = -87.3 (where it would be denormal) and saturates at
+ * 2.1e38 above x = 88.3. NaN stays NaN. */
 static inline float exp_approx(float x)
 {
     const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
-    x = select_f(x < -87.3f, -87.3f, x);
+    int underflows = x < -87.3f;
+    x = select_f(underflows, -87.3f, x);
     x = select_f(x > 88.3f, 88.3f, x);
     float t = x * 1.44269504f + shifter;
     float n = t - shifter;
@@ -62,7 +64,7 @@ static inline float exp_approx(float x)
     q = q * r + 1.66666667e-1f;
     q = q * r + 5.00000001e-1f;
     float er = 1.0f + r + r * r * q;
-    return er * bits_to_float(scale);
+    return select_f(underflows, 0.0f, er * bits_to_float(scale));
 }
 
 static inline float sigmoid_approx(float x)

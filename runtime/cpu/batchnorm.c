@@ -188,7 +188,7 @@ typedef struct bn_bwd_job {
 } bn_bwd_job;
 
 /* sum dy and sum dy * (x - mean) over channel c. */
-static void channel_grad_sums(const bn_shape *s, const float *x, const float *dy, int64_t c, float mean,
+static void channel_grad_sums(const bn_shape *s, const float *x, const float *dy, int64_t c, double mean,
                               double *sum_dy, double *sum_dy_xmu)
 {
     double t1 = 0, t2 = 0;
@@ -199,12 +199,13 @@ static void channel_grad_sums(const bn_shape *s, const float *x, const float *dy
         int64_t i = 0;
         for (; i + SUM_LANES <= s->HW; i += SUM_LANES)
             for (int k = 0; k < SUM_LANES; k++) {
-                l1[k] += gp[i + k];
-                l2[k] += (double)gp[i + k] * (xp[i + k] - mean);
+                double g = gp[i + k];
+                l1[k] += g;
+                l2[k] += g * (xp[i + k] - mean);
             }
         for (; i < s->HW; i++) {
             t1 += gp[i];
-            t2 += (double)gp[i] * (xp[i] - mean);
+            t2 += gp[i] * (xp[i] - mean);
         }
         for (int k = 0; k < SUM_LANES; k++) {
             t1 += l1[k];

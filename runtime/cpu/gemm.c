@@ -86,6 +86,7 @@ typedef struct ukernel_args {
     ptrdiff_t ldc;
     bool load_c;
     const float *row_bias, *col_bias;
+    const float *prefetch; /* NULL, or B rows to pull in while computing */
 } ukernel_args;
 
 typedef void (*ukernel_fn)(const ukernel_args *u);
@@ -116,67 +117,75 @@ typedef float vec16 __attribute__((vector_size(64)));
  * target this compiles to a vector FMA (-std=c11 forbids contracting
  * x * y + acc by itself). */
 #define DEFINE_FUSED_MADD(NAME, TARGET, VEC)                                  \
-    TARGET static ALWAYS_INLINE void NAME(VEC *acc, VEC x, VEC y)             \
+    TARGET static ALWAYS_INLINE VEC NAME(VEC acc, VEC x, VEC y)               \
     {                                                                         \
+        VEC r;                                                                \
         for (unsigned l = 0; l < sizeof(VEC) / sizeof(float); l++)            \
-            (*acc)[l] = __builtin_fmaf(x[l], y[l], (*acc)[l]);                \
+            r[l] = __builtin_fmaf(x[l], y[l], acc[l]);                        \
+        return r;                                                             \
     }
 
 /* Without fast hardware FMA, a plain multiply-add. */
 #define DEFINE_PLAIN_MADD(NAME, TARGET, VEC)                                  \
-    TARGET static ALWAYS_INLINE void NAME(VEC *acc, VEC x, VEC y)             \
+    TARGET static ALWAYS_INLINE VEC NAME(VEC acc, VEC x, VEC y)               \
     {                                                                         \
-        *acc += x * y;                                                        \
+        return acc + x * y;                                                   \
     }
 
-/* The micro-kernel for one ISA: MR rows by NV vectors of VEC. The K loop
- * is instantiated twice, for A read along k (rows at rsa) and A read
- * across rows (k at csa), so every address step is a constant or one
- * register. */
+/* The micro-kernel for one ISA: MR rows by NV vectors of VEC. The body is
+ * instantiated twice, for A read along k (rows at rsa) and A read across
+ * rows (k at csa), so every address step is a constant or one register. */
 #define DEFINE_UKERNEL(NAME, TARGET, VEC, MR, NV, MADD)                       \
-    TARGET static ALWAYS_INLINE void NAME##_kloop(VEC acc[MR][NV], int64_t k, \
-        const float *a, ptrdiff_t rsa, ptrdiff_t csa, const float *b,         \
-        ptrdiff_t rsb)                                                        \
+    TARGET static ALWAYS_INLINE VEC NAME##_load(const float *p)               \
     {                                                                         \
-        enum { lanes = sizeof(VEC) / sizeof(float) };                         \
-        for (int64_t p = 0; p < k; p++, a += csa, b += rsb) {                 \
-            VEC bv[NV];                                                       \
-            _Pragma("GCC unroll 4") for (int j = 0; j < NV; j++)              \
-                memcpy(&bv[j], b + j * lanes, sizeof(VEC));                   \
-            _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {           \
-                VEC ai = a[i * rsa] - (VEC){0}; /* broadcast */               \
-                _Pragma("GCC unroll 4") for (int j = 0; j < NV; j++)          \
-                    MADD(&acc[i][j], ai, bv[j]);                              \
-            }                                                                 \
-        }                                                                     \
+        VEC v;                                                                \
+        memcpy(&v, p, sizeof v);                                              \
+        return v;                                                             \
     }                                                                         \
-    TARGET static void NAME(const ukernel_args *u)                            \
+    TARGET static ALWAYS_INLINE void NAME##_body(const ukernel_args *u,       \
+                                                 ptrdiff_t rsa, ptrdiff_t csa) \
     {                                                                         \
         enum { lanes = sizeof(VEC) / sizeof(float) };                         \
         VEC acc[MR][NV];                                                      \
         _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)                 \
-            _Pragma("GCC unroll 4") for (int j = 0; j < NV; j++) {            \
-                acc[i][j] = (VEC){0};                                         \
-                if (u->load_c)                                                \
-                    memcpy(&acc[i][j], u->c + i * u->ldc + j * lanes,         \
-                           sizeof(VEC));                                      \
+            _Pragma("GCC unroll 4") for (int j = 0; j < NV; j++)              \
+                acc[i][j] = u->load_c ?                                       \
+                    NAME##_load(u->c + i * u->ldc + j * lanes) : (VEC){0};    \
+        /* Rows 4 and up of A from a second pointer: fewer offsets to keep. */\
+        const float *a = u->a, *a4 = u->a + 4 * rsa, *b = u->b;               \
+        const float *pf = u->prefetch;                                        \
+        for (int64_t p = 0; p < u->k; p++, a += csa, a4 += csa, b += u->rsb) { \
+            if (pf) {                                                         \
+                __builtin_prefetch(pf);                                       \
+                __builtin_prefetch(pf + 16);                                  \
+                pf += u->rsb;                                                 \
             }                                                                 \
-        if (u->rsa == 1)                                                      \
-            NAME##_kloop(acc, u->k, u->a, 1, u->csa, u->b, u->rsb);           \
-        else                                                                  \
-            NAME##_kloop(acc, u->k, u->a, u->rsa, 1, u->b, u->rsb);           \
+            VEC bv[NV];                                                       \
+            _Pragma("GCC unroll 4") for (int j = 0; j < NV; j++)              \
+                bv[j] = NAME##_load(b + j * lanes);                           \
+            _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++) {           \
+                const float *row = i < 4 ? a : a4;                            \
+                VEC ai = row[i % 4 * rsa] - (VEC){0}; /* broadcast */         \
+                _Pragma("GCC unroll 4") for (int j = 0; j < NV; j++)          \
+                    acc[i][j] = MADD(acc[i][j], ai, bv[j]);                   \
+            }                                                                 \
+        }                                                                     \
         _Pragma("GCC unroll 16") for (int i = 0; i < MR; i++)                 \
             _Pragma("GCC unroll 4") for (int j = 0; j < NV; j++) {            \
+                VEC c = acc[i][j];                                            \
                 if (u->row_bias)                                              \
-                    acc[i][j] += u->row_bias[i];                              \
-                if (u->col_bias) {                                            \
-                    VEC cb;                                                   \
-                    memcpy(&cb, u->col_bias + j * lanes, sizeof(VEC));        \
-                    acc[i][j] += cb;                                          \
-                }                                                             \
-                memcpy(u->c + i * u->ldc + j * lanes, &acc[i][j],             \
-                       sizeof(VEC));                                          \
+                    c += u->row_bias[i];                                      \
+                if (u->col_bias)                                              \
+                    c += NAME##_load(u->col_bias + j * lanes);                \
+                memcpy(u->c + i * u->ldc + j * lanes, &c, sizeof c);          \
             }                                                                 \
+    }                                                                         \
+    TARGET static void NAME(const ukernel_args *u)                            \
+    {                                                                         \
+        if (u->rsa == 1)                                                      \
+            NAME##_body(u, 1, u->csa);                                        \
+        else                                                                  \
+            NAME##_body(u, u->rsa, 1);                                        \
     }
 
 #if defined(__x86_64__)
@@ -254,12 +263,15 @@ const char *cpu_gemm_use_isa(const char *name)
 static void pack_rows(float *dst, int w, const float *src, int64_t ld, int valid, int64_t k)
 {
     for (int64_t p = 0; p < k; p++, dst += w, src += ld) {
-        memcpy(dst, src, (size_t)valid * sizeof(float));
-        memset(dst + valid, 0, (size_t)(w - valid) * sizeof(float));
+        int j = 0;
+        for (; j < valid; j++)
+            dst[j] = src[j];
+        for (; j < w; j++)
+            dst[j] = 0.0f;
     }
 }
 
-/* 4 x 4 block: dst[c*w + r] = src[r*ld + c], with 4-wide vectors. */
+/* dst[c*w + r] = src[r*ld + c] for a 4 x 4 block, with 4-wide vectors. */
 static void transpose4x4(float *dst, int w, const float *src, int64_t ld)
 {
     vec4 r0, r1, r2, r3;
@@ -268,32 +280,29 @@ static void transpose4x4(float *dst, int w, const float *src, int64_t ld)
     memcpy(&r2, src + 2 * ld, sizeof r2);
     memcpy(&r3, src + 3 * ld, sizeof r3);
 #if defined(__clang__)
-    vec4 t0 = __builtin_shufflevector(r0, r1, 0, 4, 1, 5);
-    vec4 t1 = __builtin_shufflevector(r0, r1, 2, 6, 3, 7);
-    vec4 t2 = __builtin_shufflevector(r2, r3, 0, 4, 1, 5);
-    vec4 t3 = __builtin_shufflevector(r2, r3, 2, 6, 3, 7);
-    vec4 c0 = __builtin_shufflevector(t0, t2, 0, 1, 4, 5);
-    vec4 c1 = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
-    vec4 c2 = __builtin_shufflevector(t1, t3, 0, 1, 4, 5);
-    vec4 c3 = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+#define SHUFFLE4(x, y, i0, i1, i2, i3) __builtin_shufflevector(x, y, i0, i1, i2, i3)
 #else
     typedef int32_t mask4 __attribute__((vector_size(16)));
-    vec4 t0 = __builtin_shuffle(r0, r1, (mask4){0, 4, 1, 5});
-    vec4 t1 = __builtin_shuffle(r0, r1, (mask4){2, 6, 3, 7});
-    vec4 t2 = __builtin_shuffle(r2, r3, (mask4){0, 4, 1, 5});
-    vec4 t3 = __builtin_shuffle(r2, r3, (mask4){2, 6, 3, 7});
-    vec4 c0 = __builtin_shuffle(t0, t2, (mask4){0, 1, 4, 5});
-    vec4 c1 = __builtin_shuffle(t0, t2, (mask4){2, 3, 6, 7});
-    vec4 c2 = __builtin_shuffle(t1, t3, (mask4){0, 1, 4, 5});
-    vec4 c3 = __builtin_shuffle(t1, t3, (mask4){2, 3, 6, 7});
+#define SHUFFLE4(x, y, i0, i1, i2, i3) __builtin_shuffle(x, y, (mask4){i0, i1, i2, i3})
 #endif
+    vec4 t0 = SHUFFLE4(r0, r1, 0, 4, 1, 5);
+    vec4 t1 = SHUFFLE4(r0, r1, 2, 6, 3, 7);
+    vec4 t2 = SHUFFLE4(r2, r3, 0, 4, 1, 5);
+    vec4 t3 = SHUFFLE4(r2, r3, 2, 6, 3, 7);
+    vec4 c0 = SHUFFLE4(t0, t2, 0, 1, 4, 5);
+    vec4 c1 = SHUFFLE4(t0, t2, 2, 3, 6, 7);
+    vec4 c2 = SHUFFLE4(t1, t3, 0, 1, 4, 5);
+    vec4 c3 = SHUFFLE4(t1, t3, 2, 3, 6, 7);
+#undef SHUFFLE4
     memcpy(dst, &c0, sizeof c0);
     memcpy(dst + w, &c1, sizeof c1);
     memcpy(dst + 2 * w, &c2, sizeof c2);
     memcpy(dst + 3 * w, &c3, sizeof c3);
 }
 
-/* src row j holds the panel's column j: dst[p*w + j] = src[j*ld + p]. */
+/* src row j holds the panel's column j: dst[p*w + j] = src[j*ld + p].
+ * Groups of four full columns go through 4 x 4 transposes; the ragged
+ * rest, and the zero padding, one element at a time. */
 static void pack_transposed(float *dst, int w, const float *src, int64_t ld, int valid, int64_t k)
 {
     int j = 0;
@@ -305,12 +314,9 @@ static void pack_transposed(float *dst, int w, const float *src, int64_t ld, int
             for (int r = 0; r < 4; r++)
                 dst[p * w + j + r] = src[(j + r) * ld + p];
     }
-    for (; j < valid; j++)
-        for (int64_t p = 0; p < k; p++)
-            dst[p * w + j] = src[j * ld + p];
-    if (valid < w)
-        for (int64_t p = 0; p < k; p++)
-            memset(dst + p * w + valid, 0, (size_t)(w - valid) * sizeof(float));
+    for (int64_t p = 0; p < k; p++)
+        for (int c = j; c < w; c++)
+            dst[p * w + c] = c < valid ? src[c * ld + p] : 0.0f;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -496,6 +502,18 @@ static void prepare_b_panel(const gemm_job *job, const block_call *bc, const col
     u->rsb = cp->width;
 }
 
+/* op(B) rows read in place stream from memory with a stride: the next
+ * column panel, when it is full and so read in place too, is prefetched
+ * while this one computes. */
+static const float *next_b_panel_in_place(const gemm_job *job, const block_call *bc,
+                                          const col_panel *cp)
+{
+    int64_t next_j0 = cp->j0 + cp->width;
+    if (job->pr.trans_b || next_j0 + job->isa->nr > bc->n0 + bc->nlen)
+        return NULL;
+    return op_b_at(&job->pr, bc->b, bc->k0, next_j0);
+}
+
 /* The bias values of a micro-tile, zero padded to the kernel's size when
  * the tile is ragged. */
 static void locate_bias(const gemm_job *job, const block_call *bc, int64_t i0, int mr_valid,
@@ -556,6 +574,7 @@ static void run_block(const gemm_job *job, const block_call *bc, const tile_scra
     for (int64_t j0 = bc->n0; j0 < n_end; j0 += job->isa->nr) {
         col_panel cp = column_panel(job->isa, j0, n_end);
         prepare_b_panel(job, bc, &cp, s->b_panel, &u);
+        u.prefetch = next_b_panel_in_place(job, bc, &cp);
         for (int64_t i0 = bc->m0; i0 < m_end; i0 += mr) {
             int mr_valid = (int)min64(mr, m_end - i0);
             float *c = bc->C + i0 * ldc + j0;

@@ -76,6 +76,15 @@ vkt_status compile_plan(plan *pl, const compile_request *req)
         if (req->optimizer)
             optimizer_emit(pl, req->optimizer);
     }
+    /* Results read after the run must not share memory with anything
+     * that comes later. */
+    for (int k = 0; req->input_grads && k < g->input_count; k++) {
+        int s = pl->grad_slot[g->inputs[k]];
+        if (s >= 0)
+            pl->slots[s].last_use = pl->launch_count;
+    }
+    if (req->probe >= 0 && pl->error == VKT_OK)
+        pl->slots[ec_value(pl, req->probe)].last_use = pl->launch_count;
     if (pl->error == VKT_OK)
         plan_memory(pl);
     return pl->error;

@@ -15,7 +15,9 @@ typedef struct compile_request {
     bool training;
     const bool *trainable;                 /* per param */
     const vkt_optimizer_config *optimizer; /* training plans; NULL: gradients only */
-    bool input_grads;    /* also differentiate float graph inputs (tests, attribution) */
+    bool input_grads;    /* also differentiate float graph inputs (tests, attribution);
+                            their gradients stay readable after the run */
+    int probe;           /* node whose forward value stays readable (-1: none) */
 } compile_request;
 
 vkt_status compile_plan(plan *pl, const compile_request *req);

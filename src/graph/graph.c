@@ -230,7 +230,7 @@ static vkt_status find_sized(const vkt_graph *g, const char *name, size_t count,
 
 vkt_status vkt_graph_param_get(const vkt_graph *g, const char *name, float *dst, size_t count)
 {
-    int i;
+    int i = -1;
     vkt_status st = find_sized(g, name, count, &i);
     if (st == VKT_OK)
         memcpy(dst, g->params[i].data, count * sizeof(float));
@@ -239,7 +239,7 @@ vkt_status vkt_graph_param_get(const vkt_graph *g, const char *name, float *dst,
 
 vkt_status vkt_graph_param_set(vkt_graph *g, const char *name, const float *src, size_t count)
 {
-    int i;
+    int i = -1;
     vkt_status st = find_sized(g, name, count, &i);
     if (st == VKT_OK)
         memcpy(g->params[i].data, src, count * sizeof(float));

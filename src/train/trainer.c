@@ -238,7 +238,7 @@ static vkt_status get_plan(vkt_trainer *tr, int batch, bool training, plan **out
         plan_free(&c->pl, tr->be);
         c->used = false;
     }
-    compile_request req = {tr->graph, tr->loss, batch, training, tr->trainable, &tr->opt, false};
+    compile_request req = {tr->graph, tr->loss, batch, training, tr->trainable, &tr->opt, false, -1};
     vkt_status st = compile_plan(&c->pl, &req);
     plan_bindings b = {tr->params, tr->grads, tr->opt_state, tr->inputs,
                        training ? tr->train_scalars : tr->eval_scalars,
@@ -300,7 +300,7 @@ vkt_status vkt_trainer_step(vkt_trainer *tr, const void *const *inputs, int coun
 {
     if (!tr)
         return rt_error(VKT_ERR_INVALID_ARG, "trainer is NULL");
-    plan *pl;
+    plan *pl = NULL;
     vkt_status st = check_count(tr, count);
     if (st == VKT_OK)
         st = get_plan(tr, count, true, &pl);
@@ -324,7 +324,7 @@ vkt_status vkt_trainer_eval_batch(vkt_trainer *tr, const void *const *inputs, in
 {
     if (!tr)
         return rt_error(VKT_ERR_INVALID_ARG, "trainer is NULL");
-    plan *pl;
+    plan *pl = NULL;
     vkt_status st = check_count(tr, count);
     if (st == VKT_OK)
         st = get_plan(tr, count, false, &pl);
@@ -391,7 +391,7 @@ vkt_status vkt_trainer_memory(const vkt_trainer *tr, vkt_memory_report *out)
     out->io_bytes = tr->inputs_bytes + 2 * RT_SC_COUNT * 4;
     /* The full-batch training plan is what a step needs; plan it now if
      * no step has run yet (compile once, reused by the first step). */
-    plan *pl;
+    plan *pl = NULL;
     vkt_status st = get_plan((vkt_trainer *)tr, tr->batch, true, &pl);
     if (st != VKT_OK)
         return st;

@@ -69,9 +69,9 @@ typedef struct cli_options {
 
 /* "vktrain: error: ..." on stderr. */
 void cli_error(const char *format, ...) __attribute__((format(printf, 1, 2)));
-/* Report a failed API call as "<what>: <vkt_last_error()>"; returns 1,
- * the exit status of a failed command. */
-int cli_api_error(const char *what, vkt_status status);
+/* Report a failed API call as "<message>: <vkt_last_error()>"; returns
+ * 1, the exit status of a failed command. */
+int cli_api_error(vkt_status status, const char *format, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- options.c: argument parsing ---- */
 

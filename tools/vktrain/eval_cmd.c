@@ -61,30 +61,28 @@ static int evaluate_weights(const cli_options *o, eval_run *r)
     if (!cli_build_model(o->model, o->seed, 0.0f, &r->graph, &loss))
         return 1;
     vkt_status status = vkt_graph_load_safetensors(r->graph, o->init_path, false);
-    if (status != VKT_OK) {
-        char what[4200];
-        snprintf(what, sizeof what, "cannot load weights from %s", o->init_path);
-        return cli_api_error(what, status);
-    }
+    if (status != VKT_OK)
+        return cli_api_error(status, "cannot load weights from %s", o->init_path);
 
     const vkt_context_options context_options = { .device = o->device, .threads = o->threads };
     status = vkt_context_create(&context_options, &r->context);
     if (status != VKT_OK)
-        return cli_api_error("cannot open the device", status);
+        return cli_api_error(status, "cannot open the device");
 
-    /* The API has no evaluation-only trainer; this optimizer never steps. */
+    /* The API has no evaluation-only trainer: any valid optimizer will do,
+     * it never steps (plain SGD keeps no state). */
     const vkt_trainer_options trainer_options = {
-        .optimizer = { .kind = VKT_OPT_SGD, .lr = 0.0f },
+        .optimizer = { .kind = VKT_OPT_SGD, .lr = 0.01f },
         .batch_size = o->batch,
         .seed = o->seed,
     };
     status = vkt_trainer_create(r->context, r->graph, loss, &trainer_options, &r->trainer);
     if (status != VKT_OK)
-        return cli_api_error("cannot compile the model", status);
+        return cli_api_error(status, "cannot compile the model");
 
     status = vkt_loader_create(r->test_set, o->batch, false, 0, &r->loader);
     if (status != VKT_OK)
-        return cli_api_error("cannot create the test loader", status);
+        return cli_api_error(status, "cannot create the test loader");
     r->x = malloc((size_t)o->batch * vkt_dataset_sample_numel(r->test_set) * sizeof *r->x);
     r->labels = malloc((size_t)o->batch * sizeof *r->labels);
     if (!r->x || !r->labels) {
@@ -96,7 +94,7 @@ static int evaluate_weights(const cli_options *o, eval_run *r)
     vkt_metrics metrics;
     status = cli_evaluate(r->trainer, r->loader, r->x, r->labels, &metrics);
     if (status != VKT_OK)
-        return cli_api_error("evaluation failed", status);
+        return cli_api_error(status, "evaluation failed");
     double seconds = cli_now_seconds() - started;
 
     printf("%s on %s: test_acc %.2f%%  test_loss %.4f  (%lld samples, %.2fs, %s)\n",

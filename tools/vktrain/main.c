@@ -17,13 +17,15 @@ void cli_error(const char *format, ...)
     va_end(args);
 }
 
-int cli_api_error(const char *what, vkt_status status)
+int cli_api_error(vkt_status status, const char *format, ...)
 {
+    va_list args;
+    va_start(args, format);
+    fputs("vktrain: error: ", stderr);
+    vfprintf(stderr, format, args);
+    va_end(args);
     const char *detail = vkt_last_error();
-    if (detail && *detail)
-        cli_error("%s: %s", what, detail);
-    else
-        cli_error("%s: %s", what, vkt_status_name(status));
+    fprintf(stderr, ": %s\n", detail && *detail ? detail : vkt_status_name(status));
     return 1;
 }
 
@@ -39,6 +41,7 @@ static void print_library_warning(vkt_log_level level, const char *message, void
 int main(int argc, char **argv)
 {
     if (argc < 2) {
+        cli_error("missing command (train or eval)");
         cli_print_usage(stderr);
         return 1;
     }

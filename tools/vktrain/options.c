@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef enum value_kind {
     VALUE_FLAG_ON,  /* sets a bool */
@@ -276,9 +277,21 @@ static void set_defaults(cli_options *o)
     };
 }
 
+/* Files to read are checked now, so a typo fails before the dataset
+ * loads rather than after. */
+static bool readable(const char *option, const char *path)
+{
+    if (!path || access(path, R_OK) == 0)
+        return true;
+    cli_error("cannot read %s %s: %s", option, path, strerror(errno));
+    return false;
+}
+
 /* Rules that tie options together, checked once all are known. */
 static bool check_combinations(cli_command command, cli_options *o)
 {
+    if (!readable("--init", o->init_path) || !readable("--resume", o->resume_path))
+        return false;
     if (o->model == CLI_MODEL_NONE) {
         cli_error("%s needs --model mlp or --model cnn", command_name(command));
         return false;

@@ -35,8 +35,8 @@ bool cli_find_data_files(const char *dir, bool need_train, cli_data_files *out)
                 find_file(dir, "train-labels-idx1-ubyte", out->train_labels, sizeof out->train_labels);
     }
     if (!found) {
-        cli_error("Fashion-MNIST not found in %s (install the dataset-fashion-mnist package or pass --data DIR)",
-                  dir);
+        cli_error("Fashion-MNIST not found in %s "
+                  "(install the dataset-fashion-mnist package or pass --data DIR)", dir);
     }
     return found;
 }
@@ -46,9 +46,7 @@ bool cli_load_dataset(const char *images, const char *labels, vkt_dataset **out)
     vkt_dataset *ds = NULL;
     vkt_status status = vkt_dataset_load_idx(images, labels, &ds);
     if (status != VKT_OK) {
-        char what[4200];
-        snprintf(what, sizeof what, "cannot load %s", images);
-        cli_api_error(what, status);
+        cli_api_error(status, "cannot load %s (labels %s)", images, labels);
         return false;
     }
 
@@ -99,7 +97,7 @@ bool cli_build_model(cli_model model, uint64_t seed, float label_smoothing,
     vkt_graph *g = NULL;
     vkt_status status = vkt_graph_create(seed, &g);
     if (status != VKT_OK) {
-        cli_api_error("cannot create the graph", status);
+        cli_api_error(status, "cannot create the graph");
         return false;
     }
 
@@ -111,9 +109,7 @@ bool cli_build_model(cli_model model, uint64_t seed, float label_smoothing,
 
     status = vkt_graph_status(g);
     if (status != VKT_OK) {
-        char what[64];
-        snprintf(what, sizeof what, "cannot build the %s model", cli_model_name(model));
-        cli_api_error(what, status);
+        cli_api_error(status, "cannot build the %s model", cli_model_name(model));
         vkt_graph_destroy(g);
         return false;
     }

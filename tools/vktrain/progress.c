@@ -16,6 +16,7 @@
 
 #define REDRAW_INTERVAL_S 0.1
 #define BAR_WIDTH 20
+#define MIN_BAR_WIDTH 5
 #define LINE_STEPS 10 /* plain lines per epoch */
 
 double cli_now_seconds(void)
@@ -111,21 +112,25 @@ void cli_progress_draw(cli_progress *p, size_t batch, int64_t samples, double ru
     char eta_text[32];
     cli_format_duration(eta, eta_text, sizeof eta_text);
 
-    char line[256];
     if (p->style == CLI_PROGRESS_BAR) {
-        char bar[BAR_WIDTH + 1];
-        size_t filled = p->end_batch > 0 ? done * BAR_WIDTH / p->end_batch : BAR_WIDTH;
-        memset(bar, '#', filled);
-        memset(bar + filled, '.', BAR_WIDTH - filled);
-        bar[BAR_WIDTH] = '\0';
-        snprintf(line, sizeof line, "epoch %lld/%lld [%s] %zu/%zu  loss %.4f  %.0f samples/s  ETA %s",
-                 (long long)p->epoch, (long long)p->epochs, bar, done, p->end_batch, running_loss,
-                 rate, eta_text);
-        /* A wrapped line cannot be redrawn in place with \r. */
-        int columns = terminal_columns();
-        if (columns > 1 && strlen(line) >= (size_t)columns)
-            line[columns - 1] = '\0';
-        fprintf(stderr, "\r%s\033[K", line);
+        char head[32], tail[128];
+        snprintf(head, sizeof head, "epoch %lld/%lld", (long long)p->epoch, (long long)p->epochs);
+        snprintf(tail, sizeof tail, "%zu/%zu  loss %.4f  %.0f samples/s  ETA %s", done, p->end_batch,
+                 running_loss, rate, eta_text);
+        /* The bar gives way on a narrow terminal: a wrapped line cannot be
+         * redrawn in place with \r. */
+        int room = terminal_columns() - 1 - (int)(strlen(head) + strlen(tail)) - 4;
+        int width = room < BAR_WIDTH ? room : BAR_WIDTH;
+        char bar[BAR_WIDTH + 1] = "";
+        if (width >= MIN_BAR_WIDTH) {
+            size_t filled = p->end_batch > 0 ? done * (size_t)width / p->end_batch : (size_t)width;
+            memset(bar, '#', filled);
+            memset(bar + filled, '.', (size_t)width - filled);
+            bar[width] = '\0';
+            fprintf(stderr, "\r%s [%s] %s\033[K", head, bar, tail);
+        } else {
+            fprintf(stderr, "\r%s  %s\033[K", head, tail);
+        }
         p->drawn = true;
     } else {
         fprintf(stderr, "epoch %lld/%lld  batch %zu/%zu  loss %.4f  %.0f samples/s  ETA %s\n",

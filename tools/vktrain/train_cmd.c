@@ -97,7 +97,8 @@ static vkt_optimizer_config optimizer_config(const cli_options *o, size_t batche
         config.schedule.gamma = (float)o->gamma;
     } else if (o->schedule == VKT_SCHED_COSINE) {
         config.schedule.warmup_steps = o->warmup_steps;
-        config.schedule.total_steps = o->steps > 0 ? o->steps : (int64_t)o->epochs * (int64_t)batches_per_epoch;
+        int64_t run_steps = (int64_t)o->epochs * (int64_t)batches_per_epoch;
+        config.schedule.total_steps = o->steps > 0 ? o->steps : run_steps;
         config.schedule.min_lr = 0.0f;
     }
     return config;
@@ -131,12 +132,10 @@ static int resume_from_checkpoint(train_run *r)
 {
     const cli_options *o = r->opt;
     checkpoint_position position = { 0 };
-    vkt_status status = vkt_trainer_load_checkpoint(r->trainer, o->resume_path, read_checkpoint_entry, &position);
-    if (status != VKT_OK) {
-        char what[4200];
-        snprintf(what, sizeof what, "cannot resume from %s", o->resume_path);
-        return cli_api_error(what, status);
-    }
+    vkt_status status =
+        vkt_trainer_load_checkpoint(r->trainer, o->resume_path, read_checkpoint_entry, &position);
+    if (status != VKT_OK)
+        return cli_api_error(status, "cannot resume from %s", o->resume_path);
 
     if (!(position.has_epoch && position.has_batch && position.has_seed && position.has_batch_size &&
           position.has_model)) {
@@ -145,7 +144,8 @@ static int resume_from_checkpoint(train_run *r)
         return 1;
     }
     if (strcmp(position.model, cli_model_name(o->model)) != 0) {
-        cli_error("%s holds a %s model, not %s", o->resume_path, position.model, cli_model_name(o->model));
+        cli_error("%s was trained with --model %s, not %s", o->resume_path, position.model,
+                  cli_model_name(o->model));
         return 1;
     }
     if (position.batch_size != o->batch) {
@@ -215,7 +215,7 @@ static int create_trainer(train_run *r)
     const vkt_context_options context_options = { .device = o->device, .threads = o->threads };
     vkt_status status = vkt_context_create(&context_options, &r->context);
     if (status != VKT_OK)
-        return cli_api_error("cannot open the device", status);
+        return cli_api_error(status, "cannot open the device");
 
     const vkt_trainer_options trainer_options = {
         .trainable = NULL,
@@ -231,7 +231,7 @@ static int create_trainer(train_run *r)
     }
     status = vkt_trainer_create(r->context, r->graph, r->loss, &trainer_options, &r->trainer);
     if (status != VKT_OK)
-        return cli_api_error("cannot compile the model for training", status);
+        return cli_api_error(status, "cannot compile the model for training");
     return 0;
 }
 
@@ -248,11 +248,8 @@ static int prepare(train_run *r)
         return 1;
     if (o->init_path) {
         vkt_status status = vkt_graph_load_safetensors(r->graph, o->init_path, false);
-        if (status != VKT_OK) {
-            char what[4200];
-            snprintf(what, sizeof what, "cannot load weights from %s", o->init_path);
-            return cli_api_error(what, status);
-        }
+        if (status != VKT_OK)
+            return cli_api_error(status, "cannot load weights from %s", o->init_path);
     }
 
     size_t batch = (size_t)o->batch;
@@ -269,7 +266,7 @@ static int prepare(train_run *r)
     if (status == VKT_OK)
         status = vkt_loader_create(r->test_set, o->batch, false, 0, &r->test_loader);
     if (status != VKT_OK)
-        return cli_api_error("cannot create the batch loaders", status);
+        return cli_api_error(status, "cannot create the batch loaders");
     if (vkt_loader_batches_per_epoch(r->train_loader) != r->batches_per_epoch) {
         cli_error("the loader makes %zu batches per epoch, expected %zu",
                   vkt_loader_batches_per_epoch(r->train_loader), r->batches_per_epoch);
@@ -317,7 +314,7 @@ static json_t *number_or_null(double value)
 
 static int write_log_record(train_run *r, json_t *record)
 {
-    int failed = !record || json_dumpf(record, r->log, JSON_COMPACT | JSON_REAL_PRECISION(10)) != 0 ||
+    int failed = !record || json_dumpf(record, r->log, JSON_COMPACT | JSON_REAL_PRECISION(7)) != 0 ||
                  fputc('\n', r->log) == EOF || fflush(r->log) != 0;
     json_decref(record);
     if (failed)
@@ -414,11 +411,8 @@ static int save_checkpoint(train_run *r)
     };
     vkt_status status = vkt_trainer_save_checkpoint(r->trainer, o->checkpoint_path, meta,
                                                     (int)(sizeof meta / sizeof meta[0]));
-    if (status != VKT_OK) {
-        char what[4200];
-        snprintf(what, sizeof what, "cannot save checkpoint %s", o->checkpoint_path);
-        return cli_api_error(what, status);
-    }
+    if (status != VKT_OK)
+        return cli_api_error(status, "cannot save checkpoint %s", o->checkpoint_path);
     r->checkpoint_current = true;
     return 0;
 }
@@ -448,7 +442,7 @@ static int train_epoch(train_run *r, int64_t epochs_shown, epoch_result *e)
 
     vkt_status status = vkt_loader_seek(r->train_loader, r->epoch, first);
     if (status != VKT_OK)
-        return cli_api_error("cannot position the training loader", status);
+        return cli_api_error(status, "cannot position the training loader");
 
     cli_progress progress;
     cli_progress_begin(&progress, r->progress_style, r->epoch + 1, epochs_shown, first, end);
@@ -489,7 +483,7 @@ static int train_epoch(train_run *r, int64_t epochs_shown, epoch_result *e)
     e->train_seconds = cli_now_seconds() - started;
     cli_progress_end(&progress);
     if (failure)
-        return cli_api_error(failure, status);
+        return cli_api_error(status, "%s", failure);
 
     r->train_seconds += e->train_seconds;
     r->train_samples += e->samples;
@@ -505,7 +499,7 @@ static int evaluate(train_run *r)
 {
     vkt_status status = cli_evaluate(r->trainer, r->test_loader, r->x, r->labels, &r->test);
     if (status != VKT_OK)
-        return cli_api_error("evaluation failed", status);
+        return cli_api_error(status, "evaluation failed");
     r->tested = true;
     return 0;
 }
@@ -563,11 +557,8 @@ static int finish(train_run *r)
         vkt_status status = vkt_trainer_sync_weights(r->trainer);
         if (status == VKT_OK)
             status = vkt_graph_save_safetensors(r->graph, o->save_path);
-        if (status != VKT_OK) {
-            char what[4200];
-            snprintf(what, sizeof what, "cannot save weights to %s", o->save_path);
-            return cli_api_error(what, status);
-        }
+        if (status != VKT_OK)
+            return cli_api_error(status, "cannot save weights to %s", o->save_path);
         if (!o->quiet)
             printf("weights saved to %s\n", o->save_path);
     }
