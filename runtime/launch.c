@@ -21,11 +21,10 @@
 /* Every argument holds 32-bit words (float, int32 or uint32). */
 #define ELEM_BYTES 4
 
-/* Largest element count a view may need: its byte count must fit size_t
- * and int64_t arithmetic on it must not overflow. */
-#define MAX_ELEMS \
-    ((int64_t)(SIZE_MAX / ELEM_BYTES < (uint64_t)INT64_MAX / ELEM_BYTES ? SIZE_MAX / ELEM_BYTES \
-                                                                          : (uint64_t)INT64_MAX / ELEM_BYTES))
+/* Largest element count a view may need: its byte count fits size_t and
+ * int64_t, with room for kernels to add two such counts. */
+#define MAX_ELEMS_64 ((uint64_t)INT64_MAX / ELEM_BYTES)
+#define MAX_ELEMS ((int64_t)(SIZE_MAX / ELEM_BYTES < MAX_ELEMS_64 ? SIZE_MAX / ELEM_BYTES : MAX_ELEMS_64))
 
 static const char *const kernel_names[RT_K_COUNT] = {
     [RT_K_GEMM] = "gemm",
@@ -151,7 +150,7 @@ static float fnonneg(checker *c, int slot, const char *name)
     return v;
 }
 
-/* ---- size arithmetic (saturates to 0 after a failure) ---- */
+/* ---- size arithmetic: an overflow is reported and yields 0 ---- */
 
 static int64_t mul(checker *c, int64_t a, int64_t b)
 {
@@ -173,15 +172,22 @@ static int64_t add(checker *c, int64_t a, int64_t b)
     return r;
 }
 
-static int64_t mul3(checker *c, int64_t a, int64_t b, int64_t d)
+/* Elements of a tensor with dims d[0..n). The product of its non-zero
+ * dims must fit as well, so a kernel may multiply any subset of the dims
+ * (say batch * C before it learns that W is 0) without overflow. */
+static int64_t tensor_elems(checker *c, int n, const int64_t *d)
 {
-    return mul(c, mul(c, a, b), d);
+    int64_t nonzero = 1;
+    bool empty = false;
+    for (int i = 0; i < n; i++) {
+        empty |= d[i] == 0;
+        nonzero = mul(c, nonzero, d[i] > 0 ? d[i] : 1);
+    }
+    return empty ? 0 : nonzero;
 }
 
-static int64_t mul4(checker *c, int64_t a, int64_t b, int64_t d, int64_t e)
-{
-    return mul(c, mul3(c, a, b, d), e);
-}
+#define ELEMS(c, ...) \
+    tensor_elems(c, (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__})
 
 /* Elements spanned by a rows x cols matrix with leading dimension ld. */
 static int64_t matrix_span(checker *c, int64_t rows, int64_t cols, int64_t ld)
@@ -191,12 +197,12 @@ static int64_t matrix_span(checker *c, int64_t rows, int64_t cols, int64_t ld)
     return add(c, mul(c, rows - 1, ld), cols);
 }
 
-/* Elements spanned by `count` blocks of `span` elements, `stride` apart. */
+/* Elements spanned by `count` blocks of `span` elements, `stride` apart.
+ * The offset of the last block must fit even when blocks are empty. */
 static int64_t batch_span(checker *c, int64_t count, int64_t stride, int64_t span)
 {
-    if (count == 0 || span == 0)
-        return 0;
-    return add(c, mul(c, count - 1, stride), span);
+    int64_t last = count > 0 ? mul(c, count - 1, stride) : 0;
+    return count == 0 || span == 0 ? 0 : add(c, last, span);
 }
 
 /* ---- arguments ---- */
@@ -253,8 +259,8 @@ static void conv_geometry(checker *c, int64_t *x_elems, int64_t *col_elems)
     dim(c, 8, "PH", 0), dim(c, 9, "PW", 0);
     dim(c, 10, "DH", 1), dim(c, 11, "DW", 1);
     int64_t OH = dim(c, 12, "OH", 0), OW = dim(c, 13, "OW", 0);
-    *x_elems = mul4(c, batch, C, H, W);
-    *col_elems = mul(c, mul3(c, batch, C, KH), mul3(c, KW, OH, OW));
+    *x_elems = ELEMS(c, batch, C, H, W);
+    *col_elems = ELEMS(c, batch, C, KH, KW, OH, OW);
 }
 
 static void rules_im2col(checker *c)
@@ -332,7 +338,7 @@ static void rules_bias_grad(checker *c)
 {
     int64_t outer = dim(c, 0, "outer", 0), C = dim(c, 1, "C", 0), inner = dim(c, 2, "inner", 0);
     flag(c, 3, "accum");
-    arg(c, 0, "dy", mul3(c, outer, C, inner));
+    arg(c, 0, "dy", ELEMS(c, outer, C, inner));
     arg(c, 1, "db", C);
 }
 
@@ -349,8 +355,8 @@ static void pool_geometry(checker *c, int64_t *x_elems, int64_t *y_elems)
     if (PH > KH / 2 || PW > KW / 2)
         fail(c, "padding %lldx%lld exceeds half the %lldx%lld kernel", (long long)PH, (long long)PW,
              (long long)KH, (long long)KW);
-    *x_elems = mul3(c, planes, H, W);
-    *y_elems = mul3(c, planes, OH, OW);
+    *x_elems = ELEMS(c, planes, H, W);
+    *y_elems = ELEMS(c, planes, OH, OW);
 }
 
 static void rules_maxpool_fwd(checker *c)
@@ -394,7 +400,7 @@ static void rules_avgpool_bwd(checker *c)
 static void rules_gap_fwd(checker *c)
 {
     int64_t planes = dim(c, 0, "planes", 0), hw = dim(c, 1, "hw", 1);
-    arg(c, 0, "x", mul(c, planes, hw));
+    arg(c, 0, "x", ELEMS(c, planes, hw));
     arg(c, 1, "y", planes);
 }
 
@@ -403,7 +409,7 @@ static void rules_gap_bwd(checker *c)
     int64_t planes = dim(c, 0, "planes", 0), hw = dim(c, 1, "hw", 1);
     flag(c, 2, "accum");
     arg(c, 0, "dy", planes);
-    arg(c, 1, "dx", mul(c, planes, hw));
+    arg(c, 1, "dx", ELEMS(c, planes, hw));
 }
 
 /* Batch norm shape [N, C, HW]; returns the element count. Batch
@@ -414,10 +420,10 @@ static int64_t bn_shape(checker *c, int64_t *C, bool batch_stats)
     int64_t N = dim(c, 0, "N", 0);
     *C = dim(c, 1, "C", 0);
     int64_t HW = dim(c, 2, "HW", 0);
-    int64_t per_channel = mul(c, N, HW);
+    int64_t n = ELEMS(c, N, *C, HW), per_channel = ELEMS(c, N, HW);
     if (batch_stats && *C > 0 && per_channel < 2)
         fail(c, "batch statistics need more than one value per channel, got N*HW = %lld", (long long)per_channel);
-    return mul(c, per_channel, *C);
+    return n;
 }
 
 static void rules_bn_train_fwd(checker *c)
@@ -466,7 +472,7 @@ static void rules_ln_fwd(checker *c)
 {
     int64_t rows = dim(c, 0, "rows", 0), D = dim(c, 1, "D", 1);
     fnonneg(c, 0, "eps");
-    int64_t n = mul(c, rows, D);
+    int64_t n = ELEMS(c, rows, D);
     arg(c, 0, "x", n);
     arg(c, 1, "gamma", D);
     arg(c, 2, "beta", D);
@@ -480,7 +486,7 @@ static void rules_ln_bwd(checker *c)
     int64_t rows = dim(c, 0, "rows", 0), D = dim(c, 1, "D", 1);
     flag(c, 2, "accum_dx");
     flag(c, 3, "accum_dparams");
-    int64_t n = mul(c, rows, D);
+    int64_t n = ELEMS(c, rows, D);
     arg(c, 0, "x", n);
     arg(c, 1, "dy", n);
     arg(c, 2, "gamma", D);
@@ -514,8 +520,8 @@ static void rules_embed_fwd(checker *c)
 {
     int64_t rows = dim(c, 0, "rows", 0), num = dim(c, 1, "num", 0), d = dim(c, 2, "dim", 0);
     arg(c, 0, "idx", rows);
-    arg(c, 1, "W", mul(c, num, d));
-    arg(c, 2, "y", mul(c, rows, d));
+    arg(c, 1, "W", ELEMS(c, num, d));
+    arg(c, 2, "y", ELEMS(c, rows, d));
 }
 
 static void rules_embed_bwd(checker *c)
@@ -523,17 +529,17 @@ static void rules_embed_bwd(checker *c)
     int64_t rows = dim(c, 0, "rows", 0), num = dim(c, 1, "num", 0), d = dim(c, 2, "dim", 0);
     flag(c, 3, "accum");
     arg(c, 0, "idx", rows);
-    arg(c, 1, "dy", mul(c, rows, d));
-    arg(c, 2, "dW", mul(c, num, d));
+    arg(c, 1, "dy", ELEMS(c, rows, d));
+    arg(c, 2, "dW", ELEMS(c, num, d));
 }
 
 static void rules_softmax_ce_fwd(checker *c)
 {
     int64_t N = dim(c, 0, "N", 1), C = dim(c, 1, "C", 1);
     frange(c, 0, "smoothing", 0, 1, false);
-    arg(c, 0, "logits", mul(c, N, C));
+    arg(c, 0, "logits", ELEMS(c, N, C));
     arg(c, 1, "labels", N);
-    arg(c, 2, "probs", mul(c, N, C));
+    arg(c, 2, "probs", ELEMS(c, N, C));
     scalars_arg(c, 3);
 }
 
@@ -542,14 +548,14 @@ static void rules_softmax_ce_bwd(checker *c)
     int64_t N = dim(c, 0, "N", 1), C = dim(c, 1, "C", 1);
     flag(c, 2, "accum");
     frange(c, 0, "smoothing", 0, 1, false);
-    arg(c, 0, "probs", mul(c, N, C));
+    arg(c, 0, "probs", ELEMS(c, N, C));
     arg(c, 1, "labels", N);
-    arg(c, 2, "dlogits", mul(c, N, C));
+    arg(c, 2, "dlogits", ELEMS(c, N, C));
 }
 
 static void rules_mse_fwd(checker *c)
 {
-    int64_t n = mul(c, dim(c, 0, "N", 1), dim(c, 1, "D", 1));
+    int64_t n = ELEMS(c, dim(c, 0, "N", 1), dim(c, 1, "D", 1));
     arg(c, 0, "pred", n);
     arg(c, 1, "target", n);
     scalars_arg(c, 2);
@@ -557,7 +563,7 @@ static void rules_mse_fwd(checker *c)
 
 static void rules_mse_bwd(checker *c)
 {
-    int64_t n = mul(c, dim(c, 0, "N", 1), dim(c, 1, "D", 1));
+    int64_t n = ELEMS(c, dim(c, 0, "N", 1), dim(c, 1, "D", 1));
     flag(c, 2, "accum");
     arg(c, 0, "pred", n);
     arg(c, 1, "target", n);
@@ -580,7 +586,7 @@ static void rules_sgd(checker *c)
     bool nesterov = flag(c, 2, "nesterov");
     flag(c, 3, "use_clip");
     fnonneg(c, 0, "momentum");
-    frange(c, 1, "dampening", 0, 1, false);
+    fnonneg(c, 1, "dampening");
     fnonneg(c, 2, "weight_decay");
     if (nesterov && !momentum)
         fail(c, "nesterov needs has_momentum");

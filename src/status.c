@@ -2,7 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include <vktrain/status.h>
+#include <vktrain/vktrain.h>
 
 #include "log.h"
 #include "runtime/rt_error.h"
@@ -48,4 +48,12 @@ void vkt_log(vkt_log_level level, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     log_fn(level, msg, log_user);
+}
+
+#define VKT_STR2(x) #x
+#define VKT_STR(x) VKT_STR2(x)
+
+const char *vkt_version(void)
+{
+    return VKT_STR(VKTRAIN_VERSION_MAJOR) "." VKT_STR(VKTRAIN_VERSION_MINOR) "." VKT_STR(VKTRAIN_VERSION_PATCH);
 }

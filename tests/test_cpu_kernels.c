@@ -714,6 +714,23 @@ static void test_maxpool_ties_and_nan(void **state)
     run(&l);
     assert_true(isnan(y[0]) && arg[0] == 3);
 
+    /* A window wholly outside the input (OH beyond PyTorch's size) gives
+     * 0 and argmax -1, for average pooling 0. */
+    float x2[4] = {-1, -2, -3, -4}, y2[2];
+    int32_t arg2[2];
+    l.p.i[0] = 1, l.p.i[9] = 2, l.p.i[10] = 1; /* OH = 2: rows 2..3 do not exist */
+    bind(&l, 0, x2, 4);
+    bind(&l, 1, y2, 2);
+    bind(&l, 2, arg2, 2);
+    run(&l);
+    assert_true(y2[0] == -1 && arg2[0] == 0 && y2[1] == 0 && arg2[1] == -1);
+    launch avg = make_launch(RT_K_AVGPOOL_FWD);
+    avg.p = l.p;
+    bind(&avg, 0, x2, 4);
+    bind(&avg, 1, y2, 2);
+    run(&avg);
+    assert_true(y2[0] == -2.5f && y2[1] == 0);
+
     /* Backward ignores an argmax outside the plane. */
     float dy[1] = {5}, dx[4];
     arg[0] = 99;
@@ -1177,6 +1194,84 @@ static void test_softmax_ce_extreme_logits(void **state)
     run(&l);
     expect_close1(sc[RT_SC_LOSS], 1 + log1p(exp(-1.0)), 1e-6, "stable loss");
     assert_true(isfinite(probs[0]) && probs[1] == 0 && isfinite(probs[3]));
+}
+
+/* A label outside [0, C) contributes no loss, no correct count and no
+ * gradient; the mean still divides by N. */
+static void test_softmax_ce_ignores_bad_label(void **state)
+{
+    (void)state;
+    float x[6] = {1, 2, 3, 3, 2, 1}, probs[6], dl[6], sc[RT_SC_COUNT] = {0};
+    int32_t labels[2] = {2, 7};
+    launch l = make_launch(RT_K_SOFTMAX_CE_FWD);
+    l.p.i[0] = 2, l.p.i[1] = 3;
+    bind(&l, 0, x, 6);
+    bind(&l, 1, labels, 2);
+    bind(&l, 2, probs, 6);
+    bind(&l, 3, sc, RT_SC_COUNT);
+    run(&l);
+    double row0 = log(exp(1.0) + exp(2.0) + exp(3.0)) - 3;
+    expect_close1(sc[RT_SC_LOSS], row0 / 2, 1e-6, "loss without the bad row");
+    assert_int_equal(((unsigned *)sc)[RT_SC_CORRECT], 1);
+    launch b = make_launch(RT_K_SOFTMAX_CE_BWD);
+    b.p.i[0] = 2, b.p.i[1] = 3;
+    bind(&b, 0, probs, 6);
+    bind(&b, 1, labels, 2);
+    bind(&b, 2, dl, 6);
+    fill_nan(dl, 6);
+    run(&b);
+    for (int c = 3; c < 6; c++)
+        assert_true(dl[c] == 0);
+    assert_true(dl[2] < 0 && dl[0] > 0);
+}
+
+/* Empty dimensions: nothing is read, outputs that exist are written. */
+static void test_empty_shapes(void **state)
+{
+    (void)state;
+    launch act = make_launch(RT_K_ACT_FWD); /* count 0, both views absent */
+    act.p.i[1] = RT_ACT_GELU;
+    run(&act);
+
+    float col[2 * 9 * 4], dx[2 * 3 * 3];
+    conv_case c = {1, 2, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1};
+    launch im = make_launch(RT_K_IM2COL); /* W = 0: columns are all padding */
+    conv_params(&im.p, &c);
+    im.p.i[3] = 0, im.p.i[12] = 2, im.p.i[13] = 2;
+    bind(&im, 1, col, sizeof col / sizeof col[0]);
+    fill_nan(col, sizeof col / sizeof col[0]);
+    run(&im);
+    for (size_t i = 0; i < sizeof col / sizeof col[0]; i++)
+        assert_true(col[i] == 0);
+
+    launch ci = make_launch(RT_K_COL2IM); /* OH = 0: dx = 0 */
+    conv_params(&ci.p, &c);
+    ci.p.i[12] = 0;
+    bind(&ci, 1, dx, sizeof dx / sizeof dx[0]);
+    fill_nan(dx, sizeof dx / sizeof dx[0]);
+    run(&ci);
+    for (size_t i = 0; i < sizeof dx / sizeof dx[0]; i++)
+        assert_true(dx[i] == 0);
+
+    float dW[6];
+    launch eb = make_launch(RT_K_EMBED_BWD); /* rows 0: dW = 0 */
+    eb.p.i[1] = 3, eb.p.i[2] = 2;
+    bind(&eb, 2, dW, 6);
+    fill_nan(dW, 6);
+    run(&eb);
+    for (int i = 0; i < 6; i++)
+        assert_true(dW[i] == 0);
+
+    float dg[4], db[4];
+    ln_bufs lb = {0, 4, 0, NULL, NULL, NULL, NULL, NULL, NULL};
+    float gamma[4] = {1, 1, 1, 1};
+    lb.gamma = gamma;
+    launch ln = ln_bwd_launch(&lb, NULL, NULL, dg, db); /* rows 0: param grads 0 */
+    fill_nan(dg, 4);
+    fill_nan(db, 4);
+    run(&ln);
+    for (int i = 0; i < 4; i++)
+        assert_true(dg[i] == 0 && db[i] == 0);
 }
 
 /* ---- mean squared error ---- */
@@ -1758,6 +1853,8 @@ int main(void)
         T(test_embedding),
         T(test_softmax_ce),
         T(test_softmax_ce_extreme_logits),
+        T(test_softmax_ce_ignores_bad_label),
+        T(test_empty_shapes),
         T(test_mse),
         T(test_grad_norm),
         T(test_sgd_three_steps),

@@ -62,6 +62,8 @@ typedef enum vkt_trainable_policy {
     VKT_TRAIN_NAMED = 1,
 } vkt_trainable_policy;
 
+/* An evaluation-only trainer: VKT_TRAIN_NAMED with count 0 trains
+ * nothing and allocates no gradients or optimizer state. */
 typedef struct vkt_trainable_set {
     vkt_trainable_policy policy;
     const char *const *names; /* NAMED: parameter names */
@@ -80,6 +82,7 @@ typedef struct vkt_trainer_options {
  * trainer; its parameter values are copied to the backend now. */
 vkt_status vkt_trainer_create(vkt_context *ctx, vkt_graph *graph, vkt_tensor loss,
                               const vkt_trainer_options *options, vkt_trainer **out);
+/* NULL is ignored, as by every vkt_*_destroy. */
 void vkt_trainer_destroy(vkt_trainer *tr);
 
 /* One optimizer step on a batch of `count` samples (1..batch_size).
@@ -124,6 +127,11 @@ vkt_status vkt_trainer_save_checkpoint(vkt_trainer *tr, const char *path, const 
  * app metadata entry found in the file. */
 typedef void (*vkt_kv_fn)(const char *key, const char *value, void *user);
 vkt_status vkt_trainer_load_checkpoint(vkt_trainer *tr, const char *path, vkt_kv_fn lookup, void *user);
+
+/* Read only the app metadata of a checkpoint (to check it fits before
+ * building a trainer for it). Fails with VKT_ERR_FORMAT for a file that
+ * is not a vktrain checkpoint. */
+vkt_status vkt_checkpoint_read_metadata(const char *path, vkt_kv_fn fn, void *user);
 
 typedef struct vkt_memory_report {
     size_t params_bytes;       /* weights and state buffers          */

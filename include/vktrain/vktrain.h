@@ -13,4 +13,7 @@
 #define VKTRAIN_VERSION_MINOR 1
 #define VKTRAIN_VERSION_PATCH 0
 
+/* Version of the linked library, e.g. "0.1.0". */
+const char *vkt_version(void);
+
 #endif

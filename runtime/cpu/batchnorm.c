@@ -187,33 +187,24 @@ typedef struct bn_bwd_job {
     int accum_dx, accum_dparams;
 } bn_bwd_job;
 
-/* sum dy and sum dy * (x - mean) over channel c. */
-static void channel_grad_sums(const bn_shape *s, const float *x, const float *dy, int64_t c, double mean,
-                              double *sum_dy, double *sum_dy_xmu)
+/* sum dy * (x - mean) over channel c. */
+static double channel_dot_dev(const bn_shape *s, const float *x, const float *dy, int64_t c, double mean)
 {
-    double t1 = 0, t2 = 0;
+    double total = 0;
     for (int64_t n = 0; n < s->N; n++) {
         const float *restrict xp = x + plane_at(s, n, c);
         const float *restrict gp = dy + plane_at(s, n, c);
-        double l1[SUM_LANES] = {0}, l2[SUM_LANES] = {0};
+        double lane[SUM_LANES] = {0};
         int64_t i = 0;
         for (; i + SUM_LANES <= s->HW; i += SUM_LANES)
-            for (int k = 0; k < SUM_LANES; k++) {
-                double g = gp[i + k];
-                l1[k] += g;
-                l2[k] += g * (xp[i + k] - mean);
-            }
-        for (; i < s->HW; i++) {
-            t1 += gp[i];
-            t2 += gp[i] * (xp[i] - mean);
-        }
-        for (int k = 0; k < SUM_LANES; k++) {
-            t1 += l1[k];
-            t2 += l2[k];
-        }
+            for (int k = 0; k < SUM_LANES; k++)
+                lane[k] += gp[i + k] * (xp[i + k] - mean);
+        for (; i < s->HW; i++)
+            total += gp[i] * (xp[i] - mean);
+        for (int k = 0; k < SUM_LANES; k++)
+            total += lane[k];
     }
-    *sum_dy = t1;
-    *sum_dy_xmu = t2;
+    return total;
 }
 
 static void store_param_grad(float *dst, double v, int accum)
@@ -245,8 +236,9 @@ static void bn_bwd_channels(void *ctx, int64_t begin, int64_t end, int thread)
     double count = (double)(j->s.N * j->s.HW);
     for (int64_t c = begin; c < end; c++) {
         float mean = j->save_mean[c];
-        double invstd = j->save_invstd[c], sum_dy, sum_dy_xmu;
-        channel_grad_sums(&j->s, j->x, j->dy, c, mean, &sum_dy, &sum_dy_xmu);
+        double invstd = j->save_invstd[c];
+        double sum_dy = channel_sum(&j->s, j->dy, c);
+        double sum_dy_xmu = channel_dot_dev(&j->s, j->x, j->dy, c, mean);
         if (j->dgamma)
             store_param_grad(&j->dgamma[c], sum_dy_xmu * invstd, j->accum_dparams);
         if (j->dbeta)

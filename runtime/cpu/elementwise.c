@@ -14,6 +14,8 @@
 #define CHUNK_ELEMS 65536
 /* Channels summed together when the bias gradient walks rows. */
 #define BIAS_BLOCK 512
+/* Rows summed in float before joining the double totals. */
+#define ROW_GROUP 32
 /* Double accumulators used to sum a contiguous run. */
 #define SUM_LANES 8
 
@@ -162,20 +164,28 @@ static void bias_grad_planes(void *ctx, int64_t begin, int64_t end, int thread)
 }
 
 /* inner == 1 (a [rows, C] matrix): one item per block of channels, rows
- * added in order into per-channel double accumulators. */
+ * added in order: in float over groups of ROW_GROUP rows (vectorised),
+ * the group sums in double. */
 static void bias_grad_rows(void *ctx, int64_t begin, int64_t end, int thread)
 {
     (void)thread;
     const bias_grad_job *j = ctx;
     double acc[BIAS_BLOCK];
+    float part[BIAS_BLOCK];
     for (int64_t blk = begin; blk < end; blk++) {
         int64_t c0 = blk * BIAS_BLOCK;
         int64_t w = j->C - c0 < BIAS_BLOCK ? j->C - c0 : BIAS_BLOCK;
         memset(acc, 0, sizeof acc);
-        for (int64_t n = 0; n < j->outer; n++) {
-            const float *restrict row = j->dy + n * j->C + c0;
+        for (int64_t n0 = 0; n0 < j->outer; n0 += ROW_GROUP) {
+            int64_t n1 = n0 + ROW_GROUP < j->outer ? n0 + ROW_GROUP : j->outer;
+            memset(part, 0, sizeof part);
+            for (int64_t n = n0; n < n1; n++) {
+                const float *restrict row = j->dy + n * j->C + c0;
+                for (int64_t k = 0; k < w; k++)
+                    part[k] += row[k];
+            }
             for (int64_t k = 0; k < w; k++)
-                acc[k] += row[k];
+                acc[k] += part[k];
         }
         for (int64_t k = 0; k < w; k++)
             store_sum(&j->db[c0 + k], acc[k], j->accum);

@@ -99,8 +99,9 @@ typedef struct gemm_isa {
     ukernel_fn ukernel, ukernel_half;
 } gemm_isa;
 
-/* Largest MR and NR of any kernel below (sizes of stack tiles). */
-#define MR_MAX 16
+/* Largest MR and NR of any kernel below (sizes of scratch and stack
+ * tiles). */
+#define MR_MAX 8
 #define NR_MAX 32
 
 typedef float vec4 __attribute__((vector_size(16)));
@@ -155,9 +156,10 @@ typedef float vec16 __attribute__((vector_size(64)));
         const float *a = u->a, *a4 = u->a + 4 * rsa, *b = u->b;               \
         const float *pf = u->prefetch;                                        \
         for (int64_t p = 0; p < u->k; p++, a += csa, a4 += csa, b += u->rsb) { \
-            if (pf) {                                                         \
+            if (pf) { /* the row's first, middle and last cache lines */   \
                 __builtin_prefetch(pf);                                       \
-                __builtin_prefetch(pf + 16);                                  \
+                __builtin_prefetch(pf + NV * lanes / 2);                      \
+                __builtin_prefetch(pf + NV * lanes - 1);                      \
                 pf += u->rsb;                                                 \
             }                                                                 \
             VEC bv[NV];                                                       \
@@ -271,14 +273,14 @@ static void pack_rows(float *dst, int w, const float *src, int64_t ld, int valid
     }
 }
 
-/* dst[c*w + r] = src[r*ld + c] for a 4 x 4 block, with 4-wide vectors. */
-static void transpose4x4(float *dst, int w, const float *src, int64_t ld)
+/* dst[c*w + r] = rows[r][c] for a 4 x 4 block, with 4-wide vectors. */
+static void transpose4x4(float *dst, int w, const float *const rows[4], int64_t offset)
 {
     vec4 r0, r1, r2, r3;
-    memcpy(&r0, src, sizeof r0);
-    memcpy(&r1, src + ld, sizeof r1);
-    memcpy(&r2, src + 2 * ld, sizeof r2);
-    memcpy(&r3, src + 3 * ld, sizeof r3);
+    memcpy(&r0, rows[0] + offset, sizeof r0);
+    memcpy(&r1, rows[1] + offset, sizeof r1);
+    memcpy(&r2, rows[2] + offset, sizeof r2);
+    memcpy(&r3, rows[3] + offset, sizeof r3);
 #if defined(__clang__)
 #define SHUFFLE4(x, y, i0, i1, i2, i3) __builtin_shufflevector(x, y, i0, i1, i2, i3)
 #else
@@ -301,22 +303,33 @@ static void transpose4x4(float *dst, int w, const float *src, int64_t ld)
 }
 
 /* src row j holds the panel's column j: dst[p*w + j] = src[j*ld + p].
- * Groups of four full columns go through 4 x 4 transposes; the ragged
- * rest, and the zero padding, one element at a time. */
-static void pack_transposed(float *dst, int w, const float *src, int64_t ld, int valid, int64_t k)
+ * Columns go four at a time through 4 x 4 transposes; padding columns
+ * (from `valid` on) repeat the last real one, whose results the caller
+ * drops, so no group needs a special case. While it reads, it prefetches
+ * the same footprint at `next`, if not NULL, a cache line at a time. */
+static void pack_transposed(float *dst, int w, const float *src, int64_t ld, int valid, int64_t k,
+                            const float *next)
 {
+    enum { line = 64 / sizeof(float) };
     int j = 0;
-    for (; j + 4 <= valid; j += 4) {
+    for (; j + 4 <= w; j += 4) {
+        const float *rows[4];
+        for (int r = 0; r < 4; r++)
+            rows[r] = src + (j + r < valid ? j + r : valid - 1) * ld;
         int64_t p = 0;
-        for (; p + 4 <= k; p += 4)
-            transpose4x4(dst + p * w + j, w, src + j * ld + p, ld);
+        for (; p + 4 <= k; p += 4) {
+            if (next && p % line == 0 && j < valid)
+                for (int r = 0; r < 4; r++)
+                    __builtin_prefetch(next + (rows[r] - src) + p);
+            transpose4x4(dst + p * w + j, w, rows, p);
+        }
         for (; p < k; p++)
             for (int r = 0; r < 4; r++)
-                dst[p * w + j + r] = src[(j + r) * ld + p];
+                dst[p * w + j + r] = rows[r][p];
     }
-    for (int64_t p = 0; p < k; p++)
-        for (int c = j; c < w; c++)
-            dst[p * w + c] = c < valid ? src[c * ld + p] : 0.0f;
+    for (; j < w; j++) /* a width not a multiple of 4 */
+        for (int64_t p = 0; p < k; p++)
+            dst[p * w + j] = src[(j < valid ? j : valid - 1) * ld + p];
 }
 
 /* ---------------------------------------------------------------------- */
@@ -377,9 +390,10 @@ static gemm_plan make_plan(const gemm_problem *pr, const gemm_isa *isa)
     pl.kc = split_length(pr->K, ceil_div(pr->K, KC_MAX), 1);
 
     int64_t outputs = pr->reduce_batch ? 1 : pr->batch;
-    int64_t k_total = pr->reduce_batch ? pr->K * pr->batch : pr->K;
-    int64_t madds = pr->M * pr->N * k_total * outputs;
-    int64_t tiles_wanted = max64(1, min64(TILES_WANTED, madds / TILE_MIN_MADDS));
+    double madds = (double)pr->M * (double)pr->N * (double)pr->K * (double)pr->batch;
+    int64_t tiles_wanted = madds >= (double)(TILES_WANTED * TILE_MIN_MADDS)
+                               ? TILES_WANTED
+                               : max64(1, (int64_t)(madds / (double)TILE_MIN_MADDS));
     int64_t per_output = ceil_div(tiles_wanted, outputs);
 
     /* Cut N first, then M: a packed op(B) panel is packed again for every
@@ -415,12 +429,15 @@ typedef struct tile_scratch {
     float *c_tile;  /* MR * NR */
 } tile_scratch;
 
+_Static_assert((KC_MAX * (NR_MAX + MR_MAX) + MR_MAX * NR_MAX + 32) * sizeof(float) <=
+                   CPU_SCRATCH_BYTES,
+               "GEMM panels must fit the thread's scratch");
+
 static tile_scratch carve_scratch(void *base, int64_t kc)
 {
-    float *f = base;
     tile_scratch s;
-    s.b_panel = f;
-    s.a_panel = s.b_panel + round_up(kc * NR_MAX, 16);
+    s.b_panel = base;
+    s.a_panel = s.b_panel + round_up(kc * NR_MAX, 16); /* 64-byte aligned */
     s.c_tile = s.a_panel + round_up(kc * MR_MAX, 16);
     return s;
 }
@@ -432,6 +449,7 @@ typedef struct block_call {
     float *C;          /* the output matrix */
     bool load_c;       /* continue from C instead of from zero */
     bool add_bias;     /* the last block of the sum */
+    const float *next_block_b; /* op(B) of the tile's next block, or NULL */
 } block_call;
 
 /* Where the micro-kernel reads op(A) rows [i0, i0+MR): in place when all
@@ -459,7 +477,7 @@ static void pack_a_panel(const gemm_job *job, const block_call *bc, int64_t i0, 
     if (pr->trans_a)
         pack_rows(dst, job->isa->mr, src, pr->lda, mr_valid, bc->klen);
     else
-        pack_transposed(dst, job->isa->mr, src, pr->lda, mr_valid, bc->klen);
+        pack_transposed(dst, job->isa->mr, src, pr->lda, mr_valid, bc->klen, NULL);
 }
 
 /* A column panel of a tile: `width` columns for the kernel, of which
@@ -482,6 +500,18 @@ static col_panel column_panel(const gemm_isa *isa, int64_t j0, int64_t n_end)
     return cp;
 }
 
+/* Where op(B) for the column panel after `cp` comes from: the next panel
+ * of this block, or the first of the tile's next block. It is prefetched
+ * while `cp` is packed or computed (op(B) rows are strided, which hardware
+ * prefetchers follow poorly); NULL when nothing follows. */
+static const float *next_b_source(const gemm_job *job, const block_call *bc, const col_panel *cp)
+{
+    int64_t next_j0 = cp->j0 + cp->width;
+    if (next_j0 < bc->n0 + bc->nlen)
+        return op_b_at(&job->pr, bc->b, bc->k0, next_j0);
+    return bc->next_block_b;
+}
+
 /* Points the micro-kernel at op(B) for a column panel: in place when it is
  * a full row-major slice, else packed into `buf`. */
 static void prepare_b_panel(const gemm_job *job, const block_call *bc, const col_panel *cp,
@@ -489,29 +519,20 @@ static void prepare_b_panel(const gemm_job *job, const block_call *bc, const col
 {
     const gemm_problem *pr = &job->pr;
     const float *src = op_b_at(pr, bc->b, bc->k0, cp->j0);
-    if (!pr->trans_b && cp->valid == cp->width) {
+    const float *next = next_b_source(job, bc, cp);
+    u->prefetch = NULL;
+    if (pr->trans_b) {
+        pack_transposed(buf, cp->width, src, pr->ldb, cp->valid, bc->klen, next);
+    } else if (cp->valid < cp->width) {
+        pack_rows(buf, cp->width, src, pr->ldb, cp->valid, bc->klen);
+    } else {
         u->b = src;
         u->rsb = pr->ldb;
+        u->prefetch = next;
         return;
     }
-    if (pr->trans_b)
-        pack_transposed(buf, cp->width, src, pr->ldb, cp->valid, bc->klen);
-    else
-        pack_rows(buf, cp->width, src, pr->ldb, cp->valid, bc->klen);
     u->b = buf;
     u->rsb = cp->width;
-}
-
-/* op(B) rows read in place stream from memory with a stride: the next
- * column panel, when it is full and so read in place too, is prefetched
- * while this one computes. */
-static const float *next_b_panel_in_place(const gemm_job *job, const block_call *bc,
-                                          const col_panel *cp)
-{
-    int64_t next_j0 = cp->j0 + cp->width;
-    if (job->pr.trans_b || next_j0 + job->isa->nr > bc->n0 + bc->nlen)
-        return NULL;
-    return op_b_at(&job->pr, bc->b, bc->k0, next_j0);
 }
 
 /* The bias values of a micro-tile, zero padded to the kernel's size when
@@ -541,15 +562,18 @@ static void locate_bias(const gemm_job *job, const block_call *bc, int64_t i0, i
 }
 
 /* A ragged micro-tile goes through a full-size copy so that the kernel
- * never reads or writes outside C. */
+ * never reads or writes outside C. (The copy's padding is zeroed so that
+ * stale scratch bytes cannot turn into slow denormal arithmetic.) */
 static void run_ragged_tile(const gemm_job *job, const col_panel *cp, ukernel_args *u, float *c,
                             int mr_valid, float *c_tile)
 {
     const int64_t ldc = job->pr.ldc;
     const size_t row_bytes = (size_t)cp->valid * sizeof(float);
-    if (u->load_c)
+    if (u->load_c) {
+        memset(c_tile, 0, (size_t)(job->isa->mr * cp->width) * sizeof(float));
         for (int i = 0; i < mr_valid; i++)
             memcpy(c_tile + i * cp->width, c + i * ldc, row_bytes);
+    }
     u->c = c_tile;
     u->ldc = cp->width;
     cp->kernel(u);
@@ -574,7 +598,6 @@ static void run_block(const gemm_job *job, const block_call *bc, const tile_scra
     for (int64_t j0 = bc->n0; j0 < n_end; j0 += job->isa->nr) {
         col_panel cp = column_panel(job->isa, j0, n_end);
         prepare_b_panel(job, bc, &cp, s->b_panel, &u);
-        u.prefetch = next_b_panel_in_place(job, bc, &cp);
         for (int64_t i0 = bc->m0; i0 < m_end; i0 += mr) {
             int mr_valid = (int)min64(mr, m_end - i0);
             float *c = bc->C + i0 * ldc + j0;
@@ -614,7 +637,11 @@ static void run_tile(const gemm_job *job, int64_t tile, int thread)
             bc.k0 = k0;
             bc.klen = min64(pl->kc, pr->K - k0);
             bc.load_c = pr->accum || b > b_begin || k0 > 0;
-            bc.add_bias = b == b_end - 1 && k0 + bc.klen == pr->K;
+            bool last_k = k0 + bc.klen == pr->K;
+            bc.add_bias = b == b_end - 1 && last_k;
+            bc.next_block_b = bc.add_bias ? NULL
+                            : last_k  ? op_b_at(pr, b + 1, 0, bc.n0)
+                                      : op_b_at(pr, b, k0 + bc.klen, bc.n0);
             run_block(job, &bc, &s);
         }
     }

@@ -89,9 +89,9 @@ static void im2col_range(void *ctx, int64_t begin, int64_t end, int thread)
 void cpu_im2col(const cpu_kernel_args *a)
 {
     im2col_job j = {geom_of(a->p), a->args[0], a->args[1]};
-    int64_t rows = j.g.batch * j.g.C * j.g.KH * j.g.KW;
-    if (rows * j.g.OH * j.g.OW == 0)
+    if (j.g.batch * j.g.C * j.g.OH * j.g.OW == 0) /* checked first: then rows cannot overflow */
         return;
+    int64_t rows = j.g.batch * j.g.C * j.g.KH * j.g.KW;
     if (j.g.H * j.g.W == 0) { /* nothing inside the image: all padding */
         memset(j.col, 0, (size_t)(rows * j.g.OH * j.g.OW) * sizeof *j.col);
         return;

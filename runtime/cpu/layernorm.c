@@ -16,6 +16,8 @@
 #define SUM_LANES 8
 /* Columns whose parameter gradients one task accumulates. */
 #define PARAM_BLOCK 256
+/* Rows summed in float before joining the double totals. */
+#define ROW_GROUP 32
 
 static int64_t chunk_of(int64_t elems_per_item)
 {
@@ -108,29 +110,35 @@ typedef struct ln_bwd_job {
     int accum_dx, accum_dparams;
 } ln_bwd_job;
 
-/* sum g and sum g * xhat over one row. */
-static void row_grad_sums(const float *restrict x, const float *restrict dy, const float *restrict gamma,
-                          int64_t D, float mean, float rstd, double *sum_g, double *sum_g_xhat)
+/* sum a*b over a run. */
+static double dot_run(const float *restrict a, const float *restrict b, int64_t n)
 {
-    double l1[SUM_LANES] = {0}, l2[SUM_LANES] = {0}, t1 = 0, t2 = 0;
+    double lane[SUM_LANES] = {0}, s = 0;
     int64_t i = 0;
-    for (; i + SUM_LANES <= D; i += SUM_LANES)
-        for (int k = 0; k < SUM_LANES; k++) {
-            float g = dy[i + k] * gamma[i + k];
-            l1[k] += g;
-            l2[k] += g * ((x[i + k] - mean) * rstd);
-        }
-    for (; i < D; i++) {
-        float g = dy[i] * gamma[i];
-        t1 += g;
-        t2 += g * ((x[i] - mean) * rstd);
-    }
-    for (int k = 0; k < SUM_LANES; k++) {
-        t1 += l1[k];
-        t2 += l2[k];
-    }
-    *sum_g = t1;
-    *sum_g_xhat = t2;
+    for (; i + SUM_LANES <= n; i += SUM_LANES)
+        for (int k = 0; k < SUM_LANES; k++)
+            lane[k] += a[i + k] * b[i + k];
+    for (; i < n; i++)
+        s += a[i] * b[i];
+    for (int k = 0; k < SUM_LANES; k++)
+        s += lane[k];
+    return s;
+}
+
+/* sum a*b*(x - mean) over a run. */
+static double dot_dev_run(const float *restrict a, const float *restrict b, const float *restrict x, float mean,
+                          int64_t n)
+{
+    double lane[SUM_LANES] = {0}, s = 0;
+    int64_t i = 0;
+    for (; i + SUM_LANES <= n; i += SUM_LANES)
+        for (int k = 0; k < SUM_LANES; k++)
+            lane[k] += a[i + k] * b[i + k] * (x[i + k] - mean);
+    for (; i < n; i++)
+        s += a[i] * b[i] * (x[i] - mean);
+    for (int k = 0; k < SUM_LANES; k++)
+        s += lane[k];
+    return s;
 }
 
 static void ln_dx_rows(void *ctx, int64_t begin, int64_t end, int thread)
@@ -143,15 +151,15 @@ static void ln_dx_rows(void *ctx, int64_t begin, int64_t end, int thread)
         const float *restrict x = j->x + r * D, *restrict dy = j->dy + r * D;
         float *restrict dx = j->dx + r * D;
         float mean = j->save_mean[r], rstd = j->save_rstd[r];
-        double sum_g, sum_g_xhat;
-        row_grad_sums(x, dy, gamma, D, mean, rstd, &sum_g, &sum_g_xhat);
-        float mean_g = (float)(sum_g / (double)D), mean_gx = (float)(sum_g_xhat / (double)D);
+        /* xhat * mean(g * xhat) = (x - mean) * k, k = rstd^2 mean(g (x - mean)) */
+        float mean_g = (float)(dot_run(dy, gamma, D) / (double)D);
+        float k = (float)(dot_dev_run(dy, gamma, x, mean, D) * rstd * rstd / (double)D);
         if (j->accum_dx)
             for (int64_t i = 0; i < D; i++)
-                dx[i] += rstd * (dy[i] * gamma[i] - mean_g - (x[i] - mean) * rstd * mean_gx);
+                dx[i] += rstd * (dy[i] * gamma[i] - mean_g - (x[i] - mean) * k);
         else
             for (int64_t i = 0; i < D; i++)
-                dx[i] = rstd * (dy[i] * gamma[i] - mean_g - (x[i] - mean) * rstd * mean_gx);
+                dx[i] = rstd * (dy[i] * gamma[i] - mean_g - (x[i] - mean) * k);
     }
 }
 
@@ -160,22 +168,34 @@ static void store_param_grad(float *dst, double v, int accum)
     *dst = accum ? (float)((double)*dst + v) : (float)v;
 }
 
+/* Sums over rows for one column block: float partial sums over groups of
+ * ROW_GROUP rows (cheap, vectorised) folded into double totals. */
 static void ln_param_blocks(void *ctx, int64_t begin, int64_t end, int thread)
 {
     (void)thread;
     const ln_bwd_job *j = ctx;
     double acc_g[PARAM_BLOCK], acc_b[PARAM_BLOCK];
+    float part_g[PARAM_BLOCK], part_b[PARAM_BLOCK];
     for (int64_t blk = begin; blk < end; blk++) {
         int64_t d0 = blk * PARAM_BLOCK;
         int64_t w = j->D - d0 < PARAM_BLOCK ? j->D - d0 : PARAM_BLOCK;
         memset(acc_g, 0, sizeof acc_g);
         memset(acc_b, 0, sizeof acc_b);
-        for (int64_t r = 0; r < j->rows; r++) {
-            const float *restrict x = j->x + r * j->D + d0, *restrict dy = j->dy + r * j->D + d0;
-            float mean = j->save_mean[r], rstd = j->save_rstd[r];
+        for (int64_t r0 = 0; r0 < j->rows; r0 += ROW_GROUP) {
+            int64_t r1 = r0 + ROW_GROUP < j->rows ? r0 + ROW_GROUP : j->rows;
+            memset(part_g, 0, sizeof part_g);
+            memset(part_b, 0, sizeof part_b);
+            for (int64_t r = r0; r < r1; r++) {
+                const float *restrict x = j->x + r * j->D + d0, *restrict dy = j->dy + r * j->D + d0;
+                float mean = j->save_mean[r], rstd = j->save_rstd[r];
+                for (int64_t k = 0; k < w; k++) {
+                    part_g[k] += dy[k] * ((x[k] - mean) * rstd);
+                    part_b[k] += dy[k];
+                }
+            }
             for (int64_t k = 0; k < w; k++) {
-                acc_g[k] += dy[k] * ((x[k] - mean) * rstd);
-                acc_b[k] += dy[k];
+                acc_g[k] += part_g[k];
+                acc_b[k] += part_b[k];
             }
         }
         for (int64_t k = 0; k < w; k++) {

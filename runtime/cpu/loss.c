@@ -123,6 +123,24 @@ typedef struct ce_job {
     uint32_t block_correct[MAX_BLOCKS];
 } ce_job;
 
+/* Largest element of a row (NaN ignored), in vectorisable lanes. */
+static float row_max(const float *restrict x, int64_t n)
+{
+    float lane[SUM_LANES];
+    for (int k = 0; k < SUM_LANES; k++)
+        lane[k] = x[0];
+    int64_t i = 0;
+    for (; i + SUM_LANES <= n; i += SUM_LANES)
+        for (int k = 0; k < SUM_LANES; k++)
+            lane[k] = select_f(x[i + k] > lane[k], x[i + k], lane[k]);
+    float top = lane[0];
+    for (int k = 1; k < SUM_LANES; k++)
+        top = lane[k] > top ? lane[k] : top;
+    for (; i < n; i++)
+        top = x[i] > top ? x[i] : top;
+    return top;
+}
+
 /* Writes the row's probabilities; returns its loss and whether its
  * argmax (lowest index on ties) is the label. */
 static double ce_row(const ce_job *j, int64_t r, int *correct)
@@ -130,12 +148,9 @@ static double ce_row(const ce_job *j, int64_t r, int *correct)
     const float *restrict x = j->logits + r * j->C;
     float *restrict p = j->probs + r * j->C;
     int64_t C = j->C, argmax = 0;
-    float top = x[0];
-    for (int64_t c = 1; c < C; c++)
-        if (x[c] > top) {
-            top = x[c];
-            argmax = c;
-        }
+    float top = row_max(x, C);
+    while (argmax < C && x[argmax] != top) /* first max; C (no match) if the row is all NaN */
+        argmax++;
     for (int64_t c = 0; c < C; c++)
         p[c] = exp_approx(x[c] - top);
     double sum_exp = run_sum(p, C);

@@ -30,9 +30,12 @@ static pool_geom geom_of(const rt_params *p)
     return (pool_geom){i[0], i[1], i[2], i[3], i[4], i[5], i[6], i[7], i[8], i[9], i[10]};
 }
 
-static int64_t chunk_of(int64_t elems_per_item)
+/* Items per chunk when an item touches about a*b elements; divides
+ * twice rather than multiplying, which could overflow for absurd (but
+ * valid) window sizes. */
+static int64_t chunk_of(int64_t a, int64_t b)
 {
-    int64_t g = CHUNK_ELEMS / (elems_per_item > 0 ? elems_per_item : 1);
+    int64_t g = CHUNK_ELEMS / (a > 0 ? a : 1) / (b > 0 ? b : 1);
     return g > 0 ? g : 1;
 }
 
@@ -99,11 +102,12 @@ static void maxpool_fwd_planes(void *ctx, int64_t begin, int64_t end, int thread
                 int64_t best_at = window_empty(&w) ? -1 : w.h0 * g->W + w.w0;
                 for (int64_t h = w.h0; h < w.h1; h++)
                     for (int64_t c = w.w0; c < w.w1; c++) {
+                        /* as torch: the first max wins, a NaN wins; branch-free
+                         * since window contents are unpredictable */
                         float v = x[h * g->W + c];
-                        if (v > best || isnan(v)) { /* as torch: first max wins, NaN wins */
-                            best = v;
-                            best_at = h * g->W + c;
-                        }
+                        int take = (v > best) | isnan(v);
+                        best = take ? v : best;
+                        best_at = take ? h * g->W + c : best_at;
                     }
                 y[oh * g->OW + ow] = best;
                 arg[oh * g->OW + ow] = (int32_t)best_at;
@@ -116,7 +120,7 @@ void cpu_maxpool_fwd(const cpu_kernel_args *a)
     pool_job j = {.g = geom_of(a->p), .src = a->args[0], .dst = a->args[1], .argmax_out = a->args[2]};
     if (j.g.OH * j.g.OW == 0)
         return;
-    cpu_parallel_for(a->pool, j.g.planes, chunk_of(j.g.OH * j.g.OW * j.g.KH * j.g.KW), maxpool_fwd_planes, &j);
+    cpu_parallel_for(a->pool, j.g.planes, chunk_of(j.g.OH * j.g.OW, j.g.KH * j.g.KW), maxpool_fwd_planes, &j);
 }
 
 static void maxpool_bwd_planes(void *ctx, int64_t begin, int64_t end, int thread)
@@ -140,13 +144,11 @@ void cpu_maxpool_bwd(const cpu_kernel_args *a)
 {
     pool_job j = {.g = geom_of(a->p), .src = a->args[0], .argmax = a->args[1], .dst = a->args[2],
                   .accum = a->p->i[11]};
-    if (j.g.H * j.g.W == 0)
-        return;
     if (j.g.OH * j.g.OW == 0) { /* no outputs: dx (+)= 0 */
         zero_or_keep(j.dst, j.g.planes * j.g.H * j.g.W, j.accum);
         return;
     }
-    cpu_parallel_for(a->pool, j.g.planes, chunk_of(j.g.H * j.g.W + j.g.OH * j.g.OW), maxpool_bwd_planes, &j);
+    cpu_parallel_for(a->pool, j.g.planes, chunk_of(j.g.H * j.g.W + j.g.OH * j.g.OW, 1), maxpool_bwd_planes, &j);
 }
 
 /* ---- average pool ---- */
@@ -185,7 +187,7 @@ void cpu_avgpool_fwd(const cpu_kernel_args *a)
     pool_job j = {.g = geom_of(a->p), .src = a->args[0], .dst = a->args[1], .include_pad = a->p->i[11]};
     if (j.g.OH * j.g.OW == 0)
         return;
-    cpu_parallel_for(a->pool, j.g.planes, chunk_of(j.g.OH * j.g.OW * j.g.KH * j.g.KW), avgpool_fwd_planes, &j);
+    cpu_parallel_for(a->pool, j.g.planes, chunk_of(j.g.OH * j.g.OW, j.g.KH * j.g.KW), avgpool_fwd_planes, &j);
 }
 
 static void avgpool_bwd_planes(void *ctx, int64_t begin, int64_t end, int thread)
@@ -214,13 +216,11 @@ void cpu_avgpool_bwd(const cpu_kernel_args *a)
 {
     pool_job j = {.g = geom_of(a->p), .src = a->args[0], .dst = a->args[1], .include_pad = a->p->i[11],
                   .accum = a->p->i[12]};
-    if (j.g.H * j.g.W == 0)
-        return;
     if (j.g.OH * j.g.OW == 0) {
         zero_or_keep(j.dst, j.g.planes * j.g.H * j.g.W, j.accum);
         return;
     }
-    cpu_parallel_for(a->pool, j.g.planes, chunk_of(j.g.OH * j.g.OW * j.g.KH * j.g.KW), avgpool_bwd_planes, &j);
+    cpu_parallel_for(a->pool, j.g.planes, chunk_of(j.g.OH * j.g.OW, j.g.KH * j.g.KW), avgpool_bwd_planes, &j);
 }
 
 /* ---- global average pool ---- */
@@ -259,7 +259,7 @@ static void gap_fwd_planes(void *ctx, int64_t begin, int64_t end, int thread)
 void cpu_gap_fwd(const cpu_kernel_args *a)
 {
     gap_job j = {a->args[0], a->args[1], a->p->i[1], 0};
-    cpu_parallel_for(a->pool, a->p->i[0], chunk_of(j.hw), gap_fwd_planes, &j);
+    cpu_parallel_for(a->pool, a->p->i[0], chunk_of(j.hw, 1), gap_fwd_planes, &j);
 }
 
 static void gap_bwd_planes(void *ctx, int64_t begin, int64_t end, int thread)
@@ -281,5 +281,5 @@ static void gap_bwd_planes(void *ctx, int64_t begin, int64_t end, int thread)
 void cpu_gap_bwd(const cpu_kernel_args *a)
 {
     gap_job j = {a->args[0], a->args[1], a->p->i[1], a->p->i[2]};
-    cpu_parallel_for(a->pool, a->p->i[0], chunk_of(j.hw), gap_bwd_planes, &j);
+    cpu_parallel_for(a->pool, a->p->i[0], chunk_of(j.hw, 1), gap_bwd_planes, &j);
 }

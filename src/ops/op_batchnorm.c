@@ -85,7 +85,7 @@ static void bn_backward(emit_ctx *e, const node *n, int id)
     int dw = need_dw ? ec_param_grad(e, n->params[P_WEIGHT], &acc_w) : -1;
     int db = need_db ? ec_param_grad(e, n->params[P_BIAS], &acc_b) : -1;
     p.i[3] = acc_dx;
-    p.i[4] = acc_w | acc_b;
+    p.i[4] = acc_w | acc_b; /* both 0 or both 1: a node owns its weight and bias */
     int slots[8] = {ec_value(e, n->inputs[0]), dy, ec_param(e, n->params[P_WEIGHT]),
                     ec_saved(e, id, SAVED_MEAN, 0), ec_saved(e, id, SAVED_INVSTD, 0), dx, dw, db};
     ec_emit(e, RT_K_BN_BWD, &p, 8, slots);

@@ -203,3 +203,21 @@ vkt_status vkt_trainer_load_checkpoint(vkt_trainer *tr, const char *path, vkt_kv
     st_free(f);
     return st;
 }
+
+vkt_status vkt_checkpoint_read_metadata(const char *path, vkt_kv_fn fn, void *user)
+{
+    if (!path || !fn)
+        return rt_error(VKT_ERR_INVALID_ARG, "path and callback are required");
+    st_file *f;
+    vkt_status st = st_read(path, &f);
+    if (st != VKT_OK)
+        return st;
+    const char *format = st_meta_get(f, "vktrain.format");
+    if (!format || strcmp(format, CHECKPOINT_FORMAT) != 0)
+        st = rt_error(VKT_ERR_FORMAT, "%s: not a vktrain checkpoint (format '%s')", path, format ? format : "none");
+    for (int m = 0; st == VKT_OK && m < f->meta_count; m++)
+        if (strncmp(f->meta[m].key, APP_PREFIX, strlen(APP_PREFIX)) == 0)
+            fn(f->meta[m].key + strlen(APP_PREFIX), f->meta[m].value, user);
+    st_free(f);
+    return st;
+}
