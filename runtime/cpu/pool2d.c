@@ -115,12 +115,47 @@ static void maxpool_fwd_planes(void *ctx, int64_t begin, int64_t end, int thread
     }
 }
 
+/* The 2x2, stride 2, unpadded window of most CNNs: every window lies
+ * inside the plane, so no clamping, and the four candidates are compared
+ * in torch's order (row-major, first max wins, NaN wins). */
+static void maxpool2x2_fwd_planes(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    (void)thread;
+    const pool_job *j = ctx;
+    const pool_geom *g = &j->g;
+    for (int64_t p = begin; p < end; p++) {
+        const float *x = j->src + p * g->H * g->W;
+        float *y = j->dst + p * g->OH * g->OW;
+        int32_t *arg = j->argmax_out + p * g->OH * g->OW;
+        for (int64_t oh = 0; oh < g->OH; oh++) {
+            const float *r0 = x + 2 * oh * g->W, *r1 = r0 + g->W;
+            int32_t base = (int32_t)(2 * oh * g->W);
+            for (int64_t ow = 0; ow < g->OW; ow++) {
+                float v0 = r0[2 * ow], v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
+                float best = v0;
+                int32_t at = base + (int32_t)(2 * ow);
+                int take = (v1 > best) | (v1 != v1);
+                best = take ? v1 : best, at = take ? base + (int32_t)(2 * ow + 1) : at;
+                take = ((v2 > best) | (v2 != v2));
+                best = take ? v2 : best, at = take ? base + (int32_t)(g->W + 2 * ow) : at;
+                take = ((v3 > best) | (v3 != v3));
+                best = take ? v3 : best, at = take ? base + (int32_t)(g->W + 2 * ow + 1) : at;
+                y[oh * g->OW + ow] = best;
+                arg[oh * g->OW + ow] = at;
+            }
+        }
+    }
+}
+
 void cpu_maxpool_fwd(const cpu_kernel_args *a)
 {
     pool_job j = {.g = geom_of(a->p), .src = a->args[0], .dst = a->args[1], .argmax_out = a->args[2]};
     if (j.g.OH * j.g.OW == 0)
         return;
-    cpu_parallel_for(a->pool, j.g.planes, chunk_of(j.g.OH * j.g.OW, j.g.KH * j.g.KW), maxpool_fwd_planes, &j);
+    bool is_2x2 = j.g.KH == 2 && j.g.KW == 2 && j.g.SH == 2 && j.g.SW == 2 && j.g.PH == 0 && j.g.PW == 0 &&
+                  2 * j.g.OH <= j.g.H && 2 * j.g.OW <= j.g.W;
+    cpu_parallel_for(a->pool, j.g.planes, chunk_of(j.g.OH * j.g.OW, j.g.KH * j.g.KW),
+                     is_2x2 ? maxpool2x2_fwd_planes : maxpool_fwd_planes, &j);
 }
 
 static void maxpool_bwd_planes(void *ctx, int64_t begin, int64_t end, int thread)
