@@ -4,19 +4,22 @@
  * skinny shapes (batch-64 linear layers, im2col convolutions), and every
  * result must be bit-identical whatever the number of threads.
  *
- * Determinism: the output is cut into tiles whose size depends only on
- * the problem's shape. One task computes a tile completely -- all of K, and
- * in reduce mode every batch item, in a fixed order -- so no sum is ever
- * split between threads, and the K blocking is a function of the shape.
+ * Determinism: the output is cut into tiles, and one task computes a tile
+ * completely -- all of K, and in reduce mode every batch item, in order --
+ * so no sum is ever split between threads. Each element is one chain of
+ * multiply-adds over K blocks of a length fixed by K alone, so its bits do
+ * not depend on the tiling either, nor on which FMA kernel runs: AVX-512
+ * and AVX2 agree exactly (only a kernel without FMA differs).
  *
  * Speed: an MR x NR register-blocked micro-kernel, written with GCC vector
  * extensions, is built for AVX-512, AVX2+FMA and a portable baseline and
  * picked at run time. op(A) feeds broadcasts, which need no contiguity, so
- * it is read in place (only a ragged last row panel is packed, zero
- * padded). op(B) feeds full vectors: an NR-wide panel is read in place when
- * it is a plain row-major slice, otherwise packed just before use into the
- * thread's scratch, where it stays in L1 while every row panel of the tile
- * streams past it. Nothing is allocated. */
+ * it is read in place (only a ragged last row panel is packed). op(B) feeds
+ * whole vectors: an NR-wide column panel is read in place when it is a
+ * plain row-major slice, otherwise (transposed, or ragged) packed just
+ * before use into the thread's scratch, where it stays in L1 while every
+ * row panel of the tile streams past it. Strided op(B) rows are prefetched
+ * one panel ahead. Nothing is allocated. */
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -75,7 +78,8 @@ static const float *op_b_at(const gemm_problem *pr, int64_t b, int64_t k, int64_
  * a[i*rsa + p*csa] (one of rsa, csa is 1); op(B) row p is NR contiguous
  * floats at b + p*rsb. The accumulators start at zero, or at the tile of C
  * when load_c; row_bias (MR values) and col_bias (NR values) are added, if
- * given, after the last product. */
+ * given, after the last product. `prefetch`, if not NULL, is laid out like
+ * b and is pulled into cache row by row. */
 typedef struct ukernel_args {
     int64_t k;
     const float *a;
@@ -86,7 +90,7 @@ typedef struct ukernel_args {
     ptrdiff_t ldc;
     bool load_c;
     const float *row_bias, *col_bias;
-    const float *prefetch; /* NULL, or B rows to pull in while computing */
+    const float *prefetch;
 } ukernel_args;
 
 typedef void (*ukernel_fn)(const ukernel_args *u);
@@ -234,24 +238,26 @@ static const gemm_isa *const isa_by_preference[] = {
     &isa_generic,
 };
 
+#define ISA_COUNT (sizeof isa_by_preference / sizeof *isa_by_preference)
+
 static const gemm_isa *select_isa(void)
 {
     const gemm_isa *forced = atomic_load_explicit(&forced_isa, memory_order_relaxed);
     if (forced)
         return forced;
-    for (size_t i = 0;; i++)
+    for (size_t i = 0; i < ISA_COUNT; i++)
         if (isa_supported(isa_by_preference[i]))
             return isa_by_preference[i];
+    return &isa_generic;
 }
 
 /* For tests and benchmarks (not a public API, hence no header): make
  * cpu_gemm use the named kernel ("avx512", "avx2", "generic") if this CPU
- * runs it, or the best one again for NULL. Returns the name now in use.
- * Results differ between kernels only through FMA use and K blocking. */
+ * runs it, or the best one again for NULL. Returns the name now in use. */
 const char *cpu_gemm_use_isa(const char *name)
 {
     const gemm_isa *chosen = NULL;
-    for (size_t i = 0; name && i < sizeof isa_by_preference / sizeof *isa_by_preference; i++)
+    for (size_t i = 0; name && i < ISA_COUNT; i++)
         if (strcmp(isa_by_preference[i]->name, name) == 0 && isa_supported(isa_by_preference[i]))
             chosen = isa_by_preference[i];
     atomic_store(&forced_isa, chosen);
@@ -259,7 +265,8 @@ const char *cpu_gemm_use_isa(const char *name)
 }
 
 /* ---------------------------------------------------------------------- */
-/* Packing into panels of width w: dst[p*w + j], zero beyond `valid`.     */
+/* Packing into panels of width w (dst[p*w + j]); of the w columns the   */
+/* first `valid` are real, the rest padding whose results are dropped.   */
 
 /* src row p holds the panel's row p: dst[p*w + j] = src[p*ld + j]. */
 static void pack_rows(float *dst, int w, const float *src, int64_t ld, int valid, int64_t k)
@@ -335,8 +342,9 @@ static void pack_transposed(float *dst, int w, const float *src, int64_t ld, int
 /* ---------------------------------------------------------------------- */
 /* Blocking plan: a function of the shape (and kernel) only.              */
 
-/* K block: the packed NR-wide panel of op(B) (kc * NR floats) should stay
- * in L1 while the tile's row panels stream past it. */
+/* K block: a packed op(B) panel (kc * NR floats) should stay in L1 while
+ * the tile's row panels stream past it. The K blocks fix where each sum is
+ * rounded through C, so they depend on K alone, not on the kernel. */
 #define KC_MAX 256
 /* Rows of C per tile: op(B) panels are packed once per tile, so taller
  * tiles pack less; op(A) rows of a tile should sit in L2. */
@@ -384,6 +392,8 @@ static int64_t split_length(int64_t len, int64_t parts, int64_t unit)
     return round_up(ceil_div(len, max64(parts, 1)), unit);
 }
 
+/* Tiles of MR x NR multiples: enough of them for the threads to share the
+ * work evenly, none so small that scheduling it costs more than it does. */
 static gemm_plan make_plan(const gemm_problem *pr, const gemm_isa *isa)
 {
     gemm_plan pl;

@@ -269,7 +269,7 @@ static void set_defaults(cli_options *o)
         .batch = 64,
         .optimizer = VKT_OPT_SGD,
         .momentum = 0.9,
-        .schedule = VKT_SCHED_CONSTANT,
+        .schedule = VKT_SCHED_COSINE,
         .gamma = 0.1,
         .seed = 1,
         .shuffle = true,
@@ -416,7 +416,7 @@ static void print_train_usage(FILE *stream)
           "  --weight-decay X         weight decay (default 0; decoupled for adamw)\n"
           "  --label-smoothing X      cross-entropy label smoothing (default 0)\n"
           "  --clip-grad-norm X       clip the global gradient norm to X (default 0 = off)\n"
-          "  --schedule NAME          constant, step or cosine (default constant)\n"
+          "  --schedule NAME          constant, step or cosine (default cosine)\n"
           "  --warmup-steps N         cosine: linear warm-up steps (default 0)\n"
           "  --step-size N            step: steps per decay (default one epoch)\n"
           "  --gamma X                step: decay factor (default 0.1)\n"
