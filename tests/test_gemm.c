@@ -265,6 +265,10 @@ static void reduce_body(void)
                     c.batch = 1;
                     check_case(&c);
                 }
+    /* small and narrow (one half-width column panel), long K */
+    gemm_case narrow = {.M = 13, .N = 10, .K = 300, .trans_b = 1, .pad = 2, .batch = 4,
+                        .reduce = 1, .bias_mode = 1, .accum = 1};
+    check_case(&narrow);
 }
 
 static void test_reduce_batch_every_kernel(void **state)
@@ -306,12 +310,18 @@ static void test_training_shapes(void **state)
         {.M = 32, .N = 196, .K = 144, .batch = 64, .shared_a = 1, .bias_mode = 1},
         {.M = 32, .N = 144, .K = 196, .trans_b = 1, .batch = 64, .reduce = 1},
         {.M = 144, .N = 196, .K = 32, .trans_a = 1, .batch = 64, .shared_a = 1},
+        {.M = 16, .N = 9, .K = 784, .trans_b = 1, .batch = 64, .reduce = 1},
+        {.M = 64, .N = 10, .K = 1568, .trans_b = 1, .batch = 1, .bias_mode = 2},
         {.M = 530, .N = 45, .K = 70, .pad = 3, .batch = 1, .bias_mode = 1},
         {.M = 300, .N = 9, .K = 600, .trans_a = 1, .trans_b = 1, .batch = 1, .accum = 1},
         /* several K blocks per batch item */
         {.M = 20, .N = 70, .K = 520, .trans_b = 1, .pad = 1, .batch = 3, .reduce = 1,
          .bias_mode = 2, .accum = 1},
         {.M = 9, .N = 100, .K = 270, .batch = 3, .shared_a = 1, .bias_mode = 1},
+        /* narrow weight gradients */
+        {.M = 64, .N = 1, .K = 256, .trans_b = 1, .pad = 1, .batch = 2, .reduce = 1,
+         .bias_mode = 2},
+        {.M = 3, .N = 12, .K = 1000, .trans_b = 1, .batch = 3, .reduce = 1, .accum = 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         check_case(&cases[i]);
@@ -333,6 +343,7 @@ static void test_fma_kernels_agree(void **state)
         {.M = 37, .N = 53, .K = 300, .trans_a = 1, .pad = 2, .batch = 1, .accum = 1},
         {.M = 130, .N = 67, .K = 17, .trans_a = 1, .trans_b = 1, .batch = 1, .bias_mode = 1},
         {.M = 19, .N = 9, .K = 70, .trans_b = 1, .batch = 6, .reduce = 1, .accum = 1},
+        {.M = 19, .N = 9, .K = 270, .trans_b = 1, .batch = 6, .reduce = 1, .accum = 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         gemm_data d = make_data(&cases[i], 100 + i);
