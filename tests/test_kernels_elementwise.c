@@ -1,0 +1,315 @@
+/* Element-wise and per-row CPU kernels: activations (forward, NaN,
+ * finite-difference backward), add / copy / copy2d / fill, the bias
+ * gradient, dropout and embedding. */
+#include "kernel_harness.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- activations ---- */
+
+static double ref_act(int act, double x)
+{
+    switch (act) {
+    case RT_ACT_RELU:
+        return x < 0 ? 0 : x;
+    case RT_ACT_RELU6:
+        return x < 0 ? 0 : x > 6 ? 6 : x;
+    case RT_ACT_GELU:
+        return 0.5 * x * erfc(-x / sqrt(2.0));
+    case RT_ACT_SILU:
+        return x / (1 + exp(-x));
+    case RT_ACT_SIGMOID:
+        return 1 / (1 + exp(-x));
+    default:
+        return tanh(x);
+    }
+}
+
+static const char *const act_names[] = {"relu", "relu6", "gelu", "silu", "sigmoid", "tanh"};
+
+static void test_act_fwd_matches_reference(void **state)
+{
+    (void)state;
+    const size_t n = 20011;
+    float *x = kh_fzeros(n), *y = kh_fzeros(n);
+    double *ref = kh_dzeros(n);
+    for (size_t i = 0; i < n; i++) /* dense over [-12, 12], plus extremes */
+        x[i] = -12.0f + 24.0f * (float)i / (float)(n - 1);
+    const float extremes[] = {-1e30f, -100, -87.5f, -30, -1e-6f, 0, 1e-6f, 30, 88.5f, 100, 1e30f};
+    memcpy(x, extremes, sizeof extremes);
+    for (int act = RT_ACT_RELU; act <= RT_ACT_TANH; act++) {
+        for (size_t i = 0; i < n; i++)
+            ref[i] = ref_act(act, x[i]);
+        kh_launch l = kh_make_launch(RT_K_ACT_FWD);
+        l.p.i[0] = (int)n, l.p.i[1] = act;
+        kh_bind(&l, 0, x, n);
+        kh_bind(&l, 1, y, n);
+        kh_fill_nan(y, n);
+        kh_run(&l);
+        if (act == RT_ACT_SILU || act == RT_ACT_GELU) { /* x * tiny at -1e30 overflows the reference */
+            y[0] = 0;
+            ref[0] = 0;
+        }
+        kh_expect_close(y, ref, n, 1e-6, act_names[act]);
+    }
+}
+
+static void test_act_propagates_nan(void **state)
+{
+    (void)state;
+    float x[3] = {NAN, 1, -1}, y[3];
+    for (int act = RT_ACT_RELU; act <= RT_ACT_TANH; act++) {
+        kh_launch l = kh_make_launch(RT_K_ACT_FWD);
+        l.p.i[0] = 3, l.p.i[1] = act;
+        kh_bind(&l, 0, x, 3);
+        kh_bind(&l, 1, y, 3);
+        kh_run(&l);
+        if (!isnan(y[0]))
+            fail_msg("%s(NaN) = %g", act_names[act], (double)y[0]);
+        assert_false(isnan(y[1]) || isnan(y[2]));
+    }
+}
+
+/* dx = dy * act'(x) against finite differences, then accum modes. */
+static void test_act_bwd_gradcheck(void **state)
+{
+    (void)state;
+    const size_t n = 301;
+    float *x = kh_frand(n, 7, -8, 8), *y = kh_fzeros(n), *dy = kh_frand(n, 8, -1, 1), *dx = kh_fzeros(n);
+    for (size_t i = 0; i < n; i++) /* keep clear of the kinks at 0 and 6 */
+        if (fabsf(x[i]) < 0.05f || fabsf(x[i] - 6) < 0.05f)
+            x[i] += 0.2f;
+    double *num = kh_dzeros(n);
+    for (int act = RT_ACT_RELU; act <= RT_ACT_TANH; act++) {
+        kh_launch fwd = kh_make_launch(RT_K_ACT_FWD);
+        fwd.p.i[0] = (int)n, fwd.p.i[1] = act;
+        kh_bind(&fwd, 0, x, n);
+        kh_bind(&fwd, 1, y, n);
+        kh_numeric_grad(&fwd, x, n, y, dy, n, num);
+        kh_run(&fwd);
+
+        bool reads_x = act == RT_ACT_GELU || act == RT_ACT_SILU;
+        kh_launch bwd = kh_make_launch(RT_K_ACT_BWD);
+        bwd.p.i[0] = (int)n, bwd.p.i[1] = act;
+        kh_bind(&bwd, 0, reads_x ? x : NULL, n); /* the other input is absent */
+        kh_bind(&bwd, 1, reads_x ? NULL : y, n);
+        kh_bind(&bwd, 2, dy, n);
+        kh_bind(&bwd, 3, dx, n);
+        kh_fill_nan(dx, n);
+        kh_run(&bwd);
+        kh_expect_grad(dx, num, n, 2e-3, act_names[act]);
+
+        double *exact = kh_dzeros(n);
+        for (size_t i = 0; i < n; i++)
+            exact[i] = dx[i];
+        kh_check_both_modes(&bwd, 2, 3, n, exact, 1e-6);
+    }
+}
+
+/* ---- add, copy, copy2d, fill ---- */
+
+static void test_add_copy_fill(void **state)
+{
+    (void)state;
+    const size_t n = 70001; /* more than one parallel chunk */
+    float *a = kh_frand(n, 1, -1, 1), *b = kh_frand(n, 2, -1, 1), *y = kh_fzeros(n);
+    double *ref = kh_dzeros(n);
+
+    kh_launch add = kh_make_launch(RT_K_ADD);
+    add.p.i[0] = (int)n;
+    kh_bind(&add, 0, a, n);
+    kh_bind(&add, 1, b, n);
+    kh_bind(&add, 2, y, n);
+    kh_run(&add);
+    for (size_t i = 0; i < n; i++)
+        ref[i] = (double)a[i] + b[i];
+    kh_expect_close(y, ref, n, 1e-7, "add");
+
+    kh_launch copy = kh_make_launch(RT_K_COPY);
+    copy.p.i[0] = (int)n;
+    kh_bind(&copy, 0, a, n);
+    kh_bind(&copy, 1, y, n);
+    for (size_t i = 0; i < n; i++)
+        ref[i] = a[i];
+    kh_check_both_modes(&copy, 1, 1, n, ref, 1e-7);
+
+    kh_launch fill = kh_make_launch(RT_K_FILL);
+    fill.p.i[0] = (int)n - 1;
+    fill.p.f[0] = 2.5f;
+    kh_bind(&fill, 0, y, n - 1);
+    y[n - 1] = 7;
+    kh_run(&fill);
+    for (size_t i = 0; i + 1 < n; i++)
+        assert_true(y[i] == 2.5f);
+    assert_true(y[n - 1] == 7); /* count respected */
+}
+
+static void test_copy2d(void **state)
+{
+    (void)state;
+    const int rows = 13, cols = 7, ss = 11, ds = 9, so = 3, doff = 5;
+    size_t nsrc = (size_t)so + (rows - 1) * ss + cols, ndst = (size_t)doff + (rows - 1) * ds + cols + 4;
+    float *src = kh_frand(nsrc, 3, -1, 1), *dst = kh_fzeros(ndst), *base = kh_frand(ndst, 4, -1, 1);
+    kh_launch l = kh_make_launch(RT_K_COPY2D);
+    int v[7] = {rows, cols, ss, ds, so, doff, 0};
+    memcpy(l.p.i, v, sizeof v);
+    kh_bind(&l, 0, src, nsrc);
+    kh_bind(&l, 1, dst, ndst);
+    for (int accum = 0; accum <= 1; accum++) {
+        memcpy(dst, base, ndst * sizeof *dst);
+        l.p.i[6] = accum;
+        kh_run(&l);
+        for (size_t i = 0; i < ndst; i++) {
+            size_t rel = i - (size_t)doff;
+            bool inside = i >= (size_t)doff && rel / ds < (size_t)rows && rel % ds < (size_t)cols;
+            double want = base[i];
+            if (inside) {
+                double s = src[so + (rel / ds) * ss + rel % ds];
+                want = accum ? want + s : s;
+            }
+            kh_expect_close1(dst[i], want, 1e-7, "copy2d");
+        }
+    }
+}
+
+/* ---- bias gradient ---- */
+
+static void check_bias_grad(int outer, int C, int inner)
+{
+    size_t n = (size_t)outer * C * inner;
+    float *dy = kh_frand(n, (uint64_t)(outer * 7 + inner), -1, 1), *db = kh_fzeros((size_t)C);
+    double *ref = kh_dzeros((size_t)C);
+    for (int o = 0; o < outer; o++)
+        for (int c = 0; c < C; c++)
+            for (int j = 0; j < inner; j++)
+                ref[c] += dy[((size_t)o * C + c) * inner + j];
+    kh_launch l = kh_make_launch(RT_K_BIAS_GRAD);
+    l.p.i[0] = outer, l.p.i[1] = C, l.p.i[2] = inner;
+    kh_bind(&l, 0, dy, n);
+    kh_bind(&l, 1, db, (size_t)C);
+    kh_check_both_modes(&l, 3, 1, (size_t)C, ref, 1e-6);
+}
+
+static void test_bias_grad(void **state)
+{
+    (void)state;
+    check_bias_grad(37, 5, 1);    /* linear layer: [rows, C] */
+    check_bias_grad(3, 1031, 1);  /* several channel blocks */
+    check_bias_grad(3, 5, 49);    /* conv: [N, C, HW] */
+    check_bias_grad(2, 3, 7);     /* runs shorter than the lanes */
+    check_bias_grad(0, 4, 3);     /* empty sum: zeros */
+}
+
+/* ---- dropout ---- */
+
+static void test_dropout(void **state)
+{
+    (void)state;
+    const size_t n = 100003;
+    const float p = 0.3f;
+    float *x = kh_frand(n, 5, 0.5f, 1.5f), *y = kh_fzeros(n), *dy = kh_frand(n, 6, 0.5f, 1.5f), *dx = kh_fzeros(n);
+    uint32_t sc[RT_SC_COUNT] = {0};
+    sc[RT_SC_SEED] = 1234;
+
+    kh_launch fwd = kh_make_launch(RT_K_DROPOUT_FWD);
+    fwd.p.i[0] = (int)n, fwd.p.i[1] = 17;
+    fwd.p.f[0] = p;
+    kh_bind(&fwd, 0, x, n);
+    kh_bind(&fwd, 1, y, n);
+    kh_bind(&fwd, 2, sc, RT_SC_COUNT);
+    kh_run(&fwd);
+
+    size_t dropped = 0;
+    double *ref = kh_dzeros(n);
+    for (size_t i = 0; i < n; i++) {
+        bool keep = rt_hash_uniform(1234, 17, (uint32_t)i) >= p;
+        dropped += !keep;
+        assert_true(y[i] == (keep ? x[i] * (1.0f / (1.0f - p)) : 0.0f));
+        ref[i] = keep ? (double)(dy[i] * (1.0f / (1.0f - p))) : 0.0;
+    }
+    double frac = (double)dropped / (double)n;
+    if (fabs(frac - p) > 0.01)
+        fail_msg("dropped fraction %.4f, expected about %.2f", frac, (double)p);
+
+    kh_launch bwd = kh_make_launch(RT_K_DROPOUT_BWD);
+    bwd.p.i[0] = (int)n, bwd.p.i[1] = 17;
+    bwd.p.f[0] = p;
+    kh_bind(&bwd, 0, dy, n);
+    kh_bind(&bwd, 1, dx, n);
+    kh_bind(&bwd, 2, sc, RT_SC_COUNT);
+    kh_check_both_modes(&bwd, 2, 1, n, ref, 1e-7);
+    bwd.p.i[2] = 0;
+    kh_run(&bwd);
+    for (size_t i = 0; i < n; i++) /* same mask forward and backward */
+        assert_true((y[i] == 0) == (dx[i] == 0));
+
+    /* A different seed or salt draws a different mask. */
+    float *y2 = kh_fzeros(n);
+    kh_bind(&fwd, 1, y2, n);
+    fwd.p.i[1] = 18;
+    kh_run(&fwd);
+    assert_true(memcmp(y, y2, n * sizeof *y) != 0);
+
+    /* p = 0 is the identity, p = 1 drops everything. */
+    fwd.p.f[0] = 0;
+    kh_run(&fwd);
+    assert_memory_equal(y2, x, n * sizeof *x);
+    fwd.p.f[0] = 1;
+    kh_run(&fwd);
+    for (size_t i = 0; i < n; i++)
+        assert_true(y2[i] == 0);
+}
+
+/* ---- embedding ---- */
+
+static void test_embedding(void **state)
+{
+    (void)state;
+    const int rows = 9, num = 6, dim = 5;
+    int32_t idx[9] = {2, 0, 5, 2, -1, 6, 3, 2, 0}; /* repeats and two out of range */
+    size_t nw = (size_t)num * dim, ny = (size_t)rows * dim;
+    float *W = kh_frand(nw, 130, -1, 1), *y = kh_fzeros(ny), *r = kh_frand(ny, 131, -1, 1), *dW = kh_fzeros(nw);
+    double *ref = kh_dzeros(ny), *num_grad = kh_dzeros(nw), *ref_dw = kh_dzeros(nw);
+
+    kh_launch fwd = kh_make_launch(RT_K_EMBED_FWD);
+    fwd.p.i[0] = rows, fwd.p.i[1] = num, fwd.p.i[2] = dim;
+    kh_bind(&fwd, 0, idx, rows);
+    kh_bind(&fwd, 1, W, nw);
+    kh_bind(&fwd, 2, y, ny);
+    kh_fill_nan(y, ny);
+    kh_run(&fwd);
+    for (int i = 0; i < rows; i++)
+        for (int d = 0; d < dim; d++)
+            ref[i * dim + d] = idx[i] >= 0 && idx[i] < num ? W[idx[i] * dim + d] : 0.0;
+    kh_expect_close(y, ref, ny, 0, "embedding y");
+
+    kh_numeric_grad(&fwd, W, nw, y, r, ny, num_grad);
+    kh_launch bwd = kh_make_launch(RT_K_EMBED_BWD);
+    bwd.p.i[0] = rows, bwd.p.i[1] = num, bwd.p.i[2] = dim;
+    kh_bind(&bwd, 0, idx, rows);
+    kh_bind(&bwd, 1, r, ny);
+    kh_bind(&bwd, 2, dW, nw);
+    kh_run(&bwd);
+    kh_expect_grad(dW, num_grad, nw, 2e-3, "embedding dW");
+    for (int i = 0; i < rows; i++) /* row 1 and 4 of W are named by no index: 0 */
+        if (idx[i] >= 0 && idx[i] < num)
+            for (int d = 0; d < dim; d++)
+                ref_dw[idx[i] * dim + d] += r[i * dim + d];
+    kh_check_both_modes(&bwd, 3, 2, nw, ref_dw, 1e-6);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        KH_TEST(test_act_fwd_matches_reference),
+        KH_TEST(test_act_propagates_nan),
+        KH_TEST(test_act_bwd_gradcheck),
+        KH_TEST(test_add_copy_fill),
+        KH_TEST(test_copy2d),
+        KH_TEST(test_bias_grad),
+        KH_TEST(test_dropout),
+        KH_TEST(test_embedding),
+    };
+    return cmocka_run_group_tests(tests, kh_group_setup, kh_group_teardown);
+}
