@@ -69,6 +69,12 @@ struct rt_backend {
 
 /* Backends. */
 vkt_status rt_cpu_backend_create(int threads, rt_backend **out);
+/* device_index < 0: the best device (discrete > integrated > virtual >
+ * CPU). validation: enable the Khronos layer and count its messages. */
+vkt_status rt_vulkan_backend_create(int device_index, bool validation, rt_backend **out);
+const char *rt_vulkan_device_name(const rt_backend *be);
+/* Validation messages seen so far (and the first one's text). */
+uint32_t rt_vulkan_validation_messages(const rt_backend *be, const char **first);
 
 /* Checks a launch against the kernel's argument rules (view bounds,
  * required arguments); shared by all backends' program_create. */

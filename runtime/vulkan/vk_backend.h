@@ -1,0 +1,82 @@
+/* Vulkan backend internals. Loaded through volk: no link-time dependency
+ * on libvulkan, so the library still starts (and falls back to the CPU)
+ * on a system without a Vulkan loader. */
+#ifndef VKT_VK_BACKEND_H
+#define VKT_VK_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <volk.h>
+
+#include "../backend.h"
+
+/* Bindings 0..7 are a launch's arguments, 8 the argument table. */
+#define VK_ARG_TABLE_BINDING 8
+#define VK_BINDINGS 9
+#define VK_STAGING_BYTES ((size_t)8 << 20)
+
+typedef struct vk_kernel_info {
+    const uint32_t *spirv;
+    size_t spirv_bytes;
+    uint32_t local_size;
+    /* Workgroups to dispatch for a launch's params (x, y, z). */
+    void (*grid)(const rt_params *p, uint32_t local_size, uint32_t groups[3]);
+} vk_kernel_info;
+
+/* Per-kernel shader and dispatch geometry (vk_kernels.c). NULL spirv:
+ * the kernel has no shader yet. */
+const vk_kernel_info *vk_kernel_get(rt_kernel k);
+
+struct rt_buffer {
+    VkBuffer buffer;
+    VkDeviceMemory memory;
+    size_t size;
+    void *mapped; /* host-visible memory stays mapped */
+};
+
+typedef struct vk_backend {
+    rt_backend base;
+    VkInstance instance;
+    VkDebugUtilsMessengerEXT messenger;
+    VkPhysicalDevice physical;
+    VkDevice device;
+    VkQueue queue;
+    uint32_t queue_family;
+    VkPhysicalDeviceProperties props;
+    VkPhysicalDeviceMemoryProperties memory_props;
+    bool unified_memory; /* a device-local type is also host-visible */
+
+    VkDescriptorSetLayout set_layout;
+    VkPipelineLayout pipeline_layout;
+    VkPipelineCache pipeline_cache;
+    VkPipeline pipelines[RT_K_COUNT];
+    uint32_t local_size[RT_K_COUNT]; /* as clamped to the device's limits */
+    VkCommandPool command_pool;
+
+    rt_buffer *staging; /* for devices without host-visible device memory */
+    rt_buffer *dummy;   /* bound for absent arguments */
+    VkFence pending;    /* fence of the last submitted work, or NULL */
+
+    uint32_t validation_messages;
+    char first_validation_message[512];
+} vk_backend;
+
+/* vk_device.c */
+vkt_status vk_device_open(vk_backend *vb, int device_index, bool validation);
+void vk_device_close(vk_backend *vb);
+vkt_status vk_check(VkResult r, const char *what);
+
+/* vk_memory.c */
+vkt_status vk_buffer_alloc(vk_backend *vb, size_t bytes, bool host_visible, rt_buffer **out);
+void vk_buffer_free(vk_backend *vb, rt_buffer *b);
+/* Wait for submitted work (counted as a host wait when it blocks). */
+vkt_status vk_wait_idle(vk_backend *vb);
+
+/* vk_pipeline.c */
+vkt_status vk_pipelines_init(vk_backend *vb);
+vkt_status vk_pipeline_get(vk_backend *vb, rt_kernel k, VkPipeline *out);
+void vk_pipelines_destroy(vk_backend *vb);
+
+#endif

@@ -1,0 +1,207 @@
+/* Instance, device choice and logical device. Vulkan 1.1 is the floor so
+ * older Android phones qualify. With validation on, every message of the
+ * Khronos layer is counted (tests require zero). */
+#include <stdio.h>
+#include <string.h>
+
+#include "../rt_error.h"
+#include "vk_backend.h"
+
+#define VALIDATION_LAYER "VK_LAYER_KHRONOS_validation"
+
+vkt_status vk_check(VkResult r, const char *what)
+{
+    if (r == VK_SUCCESS)
+        return VKT_OK;
+    if (r == VK_ERROR_OUT_OF_HOST_MEMORY || r == VK_ERROR_OUT_OF_DEVICE_MEMORY)
+        return rt_error(VKT_ERR_NO_MEMORY, "vulkan: %s: out of %s memory", what,
+                        r == VK_ERROR_OUT_OF_HOST_MEMORY ? "host" : "device");
+    if (r == VK_ERROR_DEVICE_LOST)
+        return rt_error(VKT_ERR_DEVICE, "vulkan: %s: device lost", what);
+    return rt_error(VKT_ERR_DEVICE, "vulkan: %s failed (VkResult %d)", what, (int)r);
+}
+
+static VKAPI_ATTR VkBool32 VKAPI_CALL on_debug_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
+                                                       VkDebugUtilsMessageTypeFlagsEXT types,
+                                                       const VkDebugUtilsMessengerCallbackDataEXT *data, void *user)
+{
+    (void)types;
+    vk_backend *vb = user;
+    if (severity < VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT)
+        return VK_FALSE;
+    if (vb->validation_messages++ == 0)
+        snprintf(vb->first_validation_message, sizeof vb->first_validation_message, "%s",
+                 data && data->pMessage ? data->pMessage : "(no text)");
+    return VK_FALSE;
+}
+
+static bool layer_available(const char *name)
+{
+    uint32_t n = 0;
+    if (vkEnumerateInstanceLayerProperties(&n, NULL) != VK_SUCCESS || n == 0 || n > 256)
+        return false;
+    VkLayerProperties props[256];
+    if (vkEnumerateInstanceLayerProperties(&n, props) != VK_SUCCESS)
+        return false;
+    for (uint32_t i = 0; i < n; i++)
+        if (strcmp(props[i].layerName, name) == 0)
+            return true;
+    return false;
+}
+
+static vkt_status create_instance(vk_backend *vb, bool validation)
+{
+    VkResult r = volkInitialize();
+    if (r != VK_SUCCESS)
+        return rt_error(VKT_ERR_UNSUPPORTED, "vulkan: no Vulkan loader found (install libvulkan1 and a driver)");
+    uint32_t version = volkGetInstanceVersion();
+    if (version < VK_API_VERSION_1_1)
+        return rt_error(VKT_ERR_UNSUPPORTED, "vulkan: instance version %u.%u is below 1.1",
+                        VK_API_VERSION_MAJOR(version), VK_API_VERSION_MINOR(version));
+    if (validation && !layer_available(VALIDATION_LAYER))
+        return rt_error(VKT_ERR_UNSUPPORTED, "vulkan: validation requested but %s is not installed "
+                        "(package vulkan-validationlayers)", VALIDATION_LAYER);
+    VkApplicationInfo app = {.sType = VK_STRUCTURE_TYPE_APPLICATION_INFO, .pApplicationName = "vktrain",
+                             .pEngineName = "vktrain", .apiVersion = VK_API_VERSION_1_1};
+    const char *layers[] = {VALIDATION_LAYER};
+    const char *extensions[] = {VK_EXT_DEBUG_UTILS_EXTENSION_NAME};
+    VkDebugUtilsMessengerCreateInfoEXT dbg = {
+        .sType = VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT,
+        .messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT,
+        .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                       VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
+        .pfnUserCallback = on_debug_message,
+        .pUserData = vb,
+    };
+    VkInstanceCreateInfo ci = {
+        .sType = VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO,
+        .pNext = validation ? &dbg : NULL,
+        .pApplicationInfo = &app,
+        .enabledLayerCount = validation ? 1 : 0,
+        .ppEnabledLayerNames = layers,
+        .enabledExtensionCount = validation ? 1 : 0,
+        .ppEnabledExtensionNames = extensions,
+    };
+    vkt_status st = vk_check(vkCreateInstance(&ci, NULL, &vb->instance), "vkCreateInstance");
+    if (st != VKT_OK)
+        return st;
+    volkLoadInstanceOnly(vb->instance);
+    if (validation)
+        st = vk_check(vkCreateDebugUtilsMessengerEXT(vb->instance, &dbg, NULL, &vb->messenger),
+                      "vkCreateDebugUtilsMessengerEXT");
+    return st;
+}
+
+static int type_rank(VkPhysicalDeviceType t)
+{
+    switch (t) {
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return 4;
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return 3;
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return 2;
+    case VK_PHYSICAL_DEVICE_TYPE_CPU: return 1;
+    default: return 0;
+    }
+}
+
+static bool compute_family(VkPhysicalDevice dev, uint32_t *family)
+{
+    uint32_t n = 0;
+    vkGetPhysicalDeviceQueueFamilyProperties(dev, &n, NULL);
+    VkQueueFamilyProperties props[32];
+    if (n > 32)
+        n = 32;
+    vkGetPhysicalDeviceQueueFamilyProperties(dev, &n, props);
+    for (uint32_t i = 0; i < n; i++)
+        if (props[i].queueFlags & VK_QUEUE_COMPUTE_BIT) {
+            *family = i;
+            return true;
+        }
+    return false;
+}
+
+static vkt_status pick_device(vk_backend *vb, int device_index)
+{
+    uint32_t n = 0;
+    vkt_status st = vk_check(vkEnumeratePhysicalDevices(vb->instance, &n, NULL), "vkEnumeratePhysicalDevices");
+    if (st != VKT_OK)
+        return st;
+    if (n == 0)
+        return rt_error(VKT_ERR_UNSUPPORTED, "vulkan: no Vulkan device found");
+    VkPhysicalDevice devs[16];
+    if (n > 16)
+        n = 16;
+    st = vk_check(vkEnumeratePhysicalDevices(vb->instance, &n, devs), "vkEnumeratePhysicalDevices");
+    if (st != VKT_OK && st != VKT_ERR_DEVICE)
+        return st;
+    if (device_index >= (int)n)
+        return rt_error(VKT_ERR_NOT_FOUND, "vulkan: device %d requested, %u present", device_index, n);
+    int best = -1, best_rank = -1;
+    for (uint32_t i = 0; i < n; i++) {
+        VkPhysicalDeviceProperties props;
+        uint32_t family;
+        vkGetPhysicalDeviceProperties(devs[i], &props);
+        bool usable = props.apiVersion >= VK_API_VERSION_1_1 && compute_family(devs[i], &family);
+        if (device_index >= 0) {
+            if ((int)i != device_index)
+                continue;
+            if (!usable)
+                return rt_error(VKT_ERR_UNSUPPORTED, "vulkan: device %d (%s) lacks Vulkan 1.1 compute", device_index,
+                                props.deviceName);
+        }
+        if (usable && type_rank(props.deviceType) > best_rank) {
+            best = (int)i;
+            best_rank = type_rank(props.deviceType);
+        }
+    }
+    if (best < 0)
+        return rt_error(VKT_ERR_UNSUPPORTED, "vulkan: no device with Vulkan 1.1 compute");
+    vb->physical = devs[best];
+    compute_family(vb->physical, &vb->queue_family);
+    vkGetPhysicalDeviceProperties(vb->physical, &vb->props);
+    vkGetPhysicalDeviceMemoryProperties(vb->physical, &vb->memory_props);
+    for (uint32_t i = 0; i < vb->memory_props.memoryTypeCount; i++) {
+        VkMemoryPropertyFlags f = vb->memory_props.memoryTypes[i].propertyFlags;
+        if ((f & VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT) && (f & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) &&
+            (f & VK_MEMORY_PROPERTY_HOST_COHERENT_BIT))
+            vb->unified_memory = true;
+    }
+    return VKT_OK;
+}
+
+vkt_status vk_device_open(vk_backend *vb, int device_index, bool validation)
+{
+    vkt_status st = create_instance(vb, validation);
+    if (st == VKT_OK)
+        st = pick_device(vb, device_index);
+    if (st != VKT_OK)
+        return st;
+    float priority = 1.0f;
+    VkDeviceQueueCreateInfo qci = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
+                                   .queueFamilyIndex = vb->queue_family, .queueCount = 1,
+                                   .pQueuePriorities = &priority};
+    VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .queueCreateInfoCount = 1,
+                              .pQueueCreateInfos = &qci};
+    st = vk_check(vkCreateDevice(vb->physical, &dci, NULL, &vb->device), "vkCreateDevice");
+    if (st != VKT_OK)
+        return st;
+    volkLoadDevice(vb->device);
+    vkGetDeviceQueue(vb->device, vb->queue_family, 0, &vb->queue);
+    VkCommandPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
+                                   .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
+                                   .queueFamilyIndex = vb->queue_family};
+    return vk_check(vkCreateCommandPool(vb->device, &pci, NULL, &vb->command_pool), "vkCreateCommandPool");
+}
+
+void vk_device_close(vk_backend *vb)
+{
+    if (vb->device) {
+        vkDeviceWaitIdle(vb->device);
+        if (vb->command_pool)
+            vkDestroyCommandPool(vb->device, vb->command_pool, NULL);
+        vkDestroyDevice(vb->device, NULL);
+    }
+    if (vb->messenger)
+        vkDestroyDebugUtilsMessengerEXT(vb->instance, vb->messenger, NULL);
+    if (vb->instance)
+        vkDestroyInstance(vb->instance, NULL);
+}
