@@ -7,7 +7,7 @@
 
 struct vkt_context {
     rt_backend *backend;
-    char device_name[64];
+    char device_name[300];
 };
 
 #endif

@@ -1,21 +1,14 @@
 /* Finite-difference gradient check of every op, for its inputs and its
- * parameters, through the real compile + CPU backend path. Each case
- * builds a tiny graph op -> MSE (or the op's own loss) at an odd batch
- * size and compares analytic gradients with central differences. */
+ * parameters, through the real compile + CPU backend path (cases in
+ * tests/op_cases.c). */
 #include <math.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "grad_harness.h"
+#include "op_cases.h"
 #include "test_util.h"
 
-typedef struct gcase {
-    vkt_graph *g;
-    int loss;
-    int batch;
-    void *inputs[NODE_MAX_INPUTS];
-    int32_t label_bound[NODE_MAX_INPUTS];
-} gcase;
+#define ATOL 2e-4
+#define RTOL 2e-2
 
 static rt_backend *backend;
 
@@ -32,293 +25,72 @@ static int teardown(void **state)
     return 0;
 }
 
-static void case_begin(gcase *c, int batch)
+static void fd_check(gcase *c, double eps, const char *label)
 {
-    memset(c, 0, sizeof *c);
-    assert_int_equal(vkt_graph_create(42, &c->g), VKT_OK);
-    c->batch = batch;
-}
-
-static vkt_tensor in_f32(gcase *c, int rank, int d0, int d1, int d2)
-{
-    int dims[3] = {d0, d1, d2};
-    return vkt_input(c->g, "x", VKT_F32, rank, dims);
-}
-
-static vkt_tensor in_labels(gcase *c, int classes)
-{
-    vkt_tensor t = vkt_input(c->g, "y", VKT_I32, 0, NULL);
-    c->label_bound[c->g->input_count - 1] = classes;
-    return t;
-}
-
-/* Loss = MSE(y, target) with the target a further graph input. */
-static void finish_mse(gcase *c, vkt_tensor y)
-{
-    int dims[VKT_MAX_RANK];
-    int rank = vkt_tensor_shape(c->g, y, dims);
-    assert_true(rank >= 0);
-    vkt_tensor t = vkt_input(c->g, "target", VKT_F32, rank, dims);
-    c->loss = vkt_mse_loss(c->g, y, t);
-    assert_int_equal(vkt_graph_status(c->g), VKT_OK);
-}
-
-/* Random inputs, kept at least `gap` away from zero (activation kinks). */
-static void fill_inputs(gcase *c, float gap)
-{
-    for (int k = 0; k < c->g->input_count; k++) {
-        const node *n = &c->g->nodes[c->g->inputs[k]];
-        size_t count = n->numel * (size_t)c->batch;
-        c->inputs[k] = malloc(count * 4 + 4);
-        if (n->dtype == VKT_I32) {
-            int32_t *v = c->inputs[k];
-            for (size_t i = 0; i < count; i++)
-                v[i] = (int32_t)((i * 7 + 3) % (size_t)c->label_bound[k]);
-            continue;
-        }
-        float *v = c->inputs[k];
-        tu_fill_uniform(v, count, 1000 + (uint64_t)k, -1.0f, 1.0f);
-        for (size_t i = 0; i < count; i++)
-            v[i] = v[i] < 0 ? v[i] - gap : v[i] + gap;
-    }
-}
-
-/* Distinct, well-separated values (max pooling must not see near-ties). */
-static void fill_distinct(gcase *c, int input)
-{
-    const node *n = &c->g->nodes[c->g->inputs[input]];
-    size_t count = n->numel * (size_t)c->batch;
-    float *v = c->inputs[input];
-    for (size_t i = 0; i < count; i++)
-        v[i] = -1.0f + 2.0f * (float)((i * 37) % count) / (float)count;
-}
-
-static void case_check(gcase *c, double eps, double atol, double rtol, const char *label)
-{
-    double worst = gh_check(backend, c->g, c->loss, c->batch, c->inputs, eps, atol, rtol, 24, label);
+    double worst = gh_check(backend, c->g, c->loss, c->batch, c->inputs, eps, ATOL, RTOL, 24, label);
+    gcase_free(c);
     if (!(worst <= 1.0))
         fail_msg("%s: gradient check failed (worst ratio %g)", label, worst);
-    for (int k = 0; k < c->g->input_count; k++)
-        free(c->inputs[k]);
-    vkt_graph_destroy(c->g);
 }
-
-#define EPS 1e-2
-#define ATOL 2e-4
-#define RTOL 2e-2
 
 static void test_linear(void **state)
 {
     (void)state;
-    gcase c;
-    case_begin(&c, 3);
-    vkt_tensor x = in_f32(&c, 1, 5, 0, 0);
-    finish_mse(&c, vkt_linear(c.g, x, 4, true, "fc"));
-    fill_inputs(&c, 0);
-    case_check(&c, EPS, ATOL, RTOL, "linear");
-
-    case_begin(&c, 2); /* rank-2 input: rows share the weight */
-    x = in_f32(&c, 2, 3, 4, 0);
-    finish_mse(&c, vkt_linear(c.g, x, 3, false, "fc"));
-    fill_inputs(&c, 0);
-    case_check(&c, EPS, ATOL, RTOL, "linear rank-2, no bias");
-}
-
-static void conv_case(int cin, int h, int w, vkt_conv2d_params p, const char *label)
-{
-    gcase c;
-    case_begin(&c, 2);
-    vkt_tensor x = in_f32(&c, 3, cin, h, w);
-    finish_mse(&c, vkt_conv2d(c.g, x, &p, "conv"));
-    fill_inputs(&c, 0);
-    case_check(&c, EPS, ATOL, RTOL, label);
+    op_cases_linear(fd_check);
 }
 
 static void test_conv2d(void **state)
 {
     (void)state;
-    conv_case(2, 5, 6, (vkt_conv2d_params){.out_channels = 3, .kernel_h = 3, .kernel_w = 3, .pad_h = 1, .pad_w = 1,
-                                           .bias = true}, "conv 3x3 pad 1");
-    conv_case(3, 7, 6, (vkt_conv2d_params){.out_channels = 2, .kernel_h = 3, .kernel_w = 2, .stride_h = 2,
-                                           .stride_w = 1, .pad_h = 1, .bias = true}, "conv stride 2, 3x2");
-    conv_case(2, 7, 7, (vkt_conv2d_params){.out_channels = 2, .kernel_h = 3, .kernel_w = 3, .dilation_h = 2,
-                                           .dilation_w = 2, .pad_h = 2, .pad_w = 1}, "conv dilation 2");
-    conv_case(4, 5, 5, (vkt_conv2d_params){.out_channels = 4, .kernel_h = 3, .kernel_w = 3, .pad_h = 1, .pad_w = 1,
-                                           .groups = 4, .bias = true}, "depthwise conv");
-    conv_case(4, 4, 5, (vkt_conv2d_params){.out_channels = 6, .kernel_h = 3, .kernel_w = 3, .groups = 2,
-                                           .bias = true}, "grouped conv");
-    conv_case(3, 4, 5, (vkt_conv2d_params){.out_channels = 5, .kernel_h = 1, .kernel_w = 1, .bias = true},
-              "pointwise conv");
+    op_cases_conv2d(fd_check);
 }
 
 static void test_pools(void **state)
 {
     (void)state;
-    gcase c;
-    case_begin(&c, 2);
-    vkt_tensor x = in_f32(&c, 3, 2, 6, 7);
-    vkt_pool2d_params mp = {.kernel_h = 3, .kernel_w = 2, .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1};
-    finish_mse(&c, vkt_max_pool2d(c.g, x, &mp));
-    fill_inputs(&c, 0);
-    fill_distinct(&c, 0);
-    case_check(&c, 1e-3, ATOL, RTOL, "max pool");
-
-    for (int include = 0; include < 2; include++) {
-        case_begin(&c, 3);
-        x = in_f32(&c, 3, 2, 5, 6);
-        vkt_pool2d_params ap = {.kernel_h = 3, .kernel_w = 3, .stride_h = 2, .stride_w = 1, .pad_h = 1,
-                                .pad_w = 1, .count_include_pad = include};
-        finish_mse(&c, vkt_avg_pool2d(c.g, x, &ap));
-        fill_inputs(&c, 0);
-        case_check(&c, EPS, ATOL, RTOL, include ? "avg pool incl. pad" : "avg pool excl. pad");
-    }
-
-    case_begin(&c, 3);
-    x = in_f32(&c, 3, 3, 4, 5);
-    finish_mse(&c, vkt_global_avg_pool(c.g, x));
-    fill_inputs(&c, 0);
-    case_check(&c, EPS, ATOL, RTOL, "global avg pool");
+    op_cases_pools(fd_check);
 }
 
 static void test_norms(void **state)
 {
     (void)state;
-    gcase c;
-    case_begin(&c, 4);
-    vkt_tensor x = in_f32(&c, 3, 3, 2, 3);
-    vkt_tensor y = vkt_batch_norm(c.g, x, 1e-5f, 0.1f, "bn");
-    finish_mse(&c, vkt_linear(c.g, vkt_flatten(c.g, y), 2, true, "head")); /* non-trivial loss of y */
-    fill_inputs(&c, 0);
-    case_check(&c, EPS, ATOL, RTOL, "batch norm 2d");
-
-    case_begin(&c, 5);
-    x = in_f32(&c, 1, 4, 0, 0);
-    y = vkt_batch_norm(c.g, x, 1e-5f, 0.1f, "bn");
-    finish_mse(&c, vkt_linear(c.g, y, 3, true, "head"));
-    fill_inputs(&c, 0);
-    case_check(&c, EPS, ATOL, RTOL, "batch norm 1d");
-
-    case_begin(&c, 3);
-    x = in_f32(&c, 2, 2, 6, 0);
-    y = vkt_layer_norm(c.g, x, 1e-5f, "ln");
-    finish_mse(&c, vkt_linear(c.g, y, 3, true, "head"));
-    fill_inputs(&c, 0);
-    case_check(&c, EPS, ATOL, RTOL, "layer norm");
+    op_cases_norms(fd_check);
 }
 
 static void test_activations(void **state)
 {
     (void)state;
-    const char *names[] = {"relu", "relu6", "gelu", "silu", "sigmoid", "tanh"};
-    for (int a = VKT_ACT_RELU; a <= VKT_ACT_TANH; a++) {
-        gcase c;
-        case_begin(&c, 3);
-        vkt_tensor x = in_f32(&c, 2, 3, 4, 0);
-        finish_mse(&c, vkt_activation_op(c.g, x, (vkt_activation)a));
-        fill_inputs(&c, 0.05f);
-        if (a == VKT_ACT_RELU6) /* reach the upper kink too, away from 6 */
-            for (size_t i = 0; i < 36; i++)
-                ((float *)c.inputs[0])[i] *= (i % 3 == 0) ? 7.0f : 1.0f;
-        case_check(&c, EPS / 2, ATOL, RTOL, names[a]);
-    }
+    op_cases_activations(fd_check);
 }
 
 static void test_structural(void **state)
 {
     (void)state;
-    gcase c;
-    case_begin(&c, 3); /* add, including x + x (two contributions) */
-    vkt_tensor x = in_f32(&c, 1, 4, 0, 0);
-    vkt_tensor h = vkt_linear(c.g, x, 4, true, "fc");
-    vkt_tensor s = vkt_add(c.g, vkt_add(c.g, h, x), h);
-    finish_mse(&c, s);
-    fill_inputs(&c, 0);
-    case_check(&c, EPS, ATOL, RTOL, "add / residual");
-
-    case_begin(&c, 2); /* concat along channels and along width */
-    vkt_tensor a = in_f32(&c, 3, 2, 3, 2);
-    vkt_tensor b = in_f32(&c, 3, 1, 3, 2);
-    vkt_tensor both[2] = {a, b};
-    vkt_tensor cat = vkt_concat(c.g, 2, both, 0);
-    vkt_tensor pair[2] = {cat, cat};
-    finish_mse(&c, vkt_concat(c.g, 2, pair, 2));
-    fill_inputs(&c, 0);
-    case_check(&c, EPS, ATOL, RTOL, "concat");
-
-    case_begin(&c, 3); /* reshape shares memory and gradient */
-    x = in_f32(&c, 3, 2, 2, 3);
-    int dims[2] = {4, 3};
-    vkt_tensor r = vkt_reshape(c.g, x, 2, dims);
-    finish_mse(&c, vkt_linear(c.g, r, 2, true, "fc"));
-    fill_inputs(&c, 0);
-    case_check(&c, EPS, ATOL, RTOL, "reshape");
+    op_cases_structural(fd_check);
 }
 
 static void test_dropout(void **state)
 {
     (void)state;
-    gcase c;
-    case_begin(&c, 4);
-    vkt_tensor x = in_f32(&c, 1, 16, 0, 0);
-    finish_mse(&c, vkt_dropout(c.g, vkt_linear(c.g, x, 8, true, "fc"), 0.4f));
-    fill_inputs(&c, 0);
-    case_check(&c, EPS, ATOL, RTOL, "dropout");
+    op_cases_dropout(fd_check);
 }
 
 static void test_embedding(void **state)
 {
     (void)state;
-    gcase c;
-    case_begin(&c, 3);
-    int dims[1] = {4};
-    vkt_tensor idx = vkt_input(c.g, "idx", VKT_I32, 1, dims);
-    c.label_bound[0] = 5; /* indices repeat: scatter-add must sum */
-    finish_mse(&c, vkt_embedding(c.g, idx, 5, 3, "emb"));
-    fill_inputs(&c, 0);
-    case_check(&c, EPS, ATOL, RTOL, "embedding");
+    op_cases_embedding(fd_check);
 }
 
 static void test_losses(void **state)
 {
     (void)state;
-    for (int smooth = 0; smooth < 2; smooth++) {
-        gcase c;
-        case_begin(&c, 5);
-        vkt_tensor x = in_f32(&c, 1, 6, 0, 0);
-        vkt_tensor logits = vkt_linear(c.g, x, 4, true, "fc");
-        c.loss = vkt_softmax_cross_entropy(c.g, logits, in_labels(&c, 4), smooth ? 0.1f : 0.0f);
-        assert_int_equal(vkt_graph_status(c.g), VKT_OK);
-        fill_inputs(&c, 0);
-        case_check(&c, EPS, ATOL, RTOL, smooth ? "cross entropy, smoothing 0.1" : "cross entropy");
-    }
-    gcase c;
-    case_begin(&c, 3);
-    vkt_tensor x = in_f32(&c, 1, 5, 0, 0);
-    finish_mse(&c, vkt_linear(c.g, x, 3, true, "fc")); /* target gradient too */
-    fill_inputs(&c, 0);
-    case_check(&c, EPS, ATOL, RTOL, "mse");
+    op_cases_losses(fd_check);
 }
 
 static void test_small_networks(void **state)
 {
     (void)state;
-    gcase c; /* conv -> bn -> relu -> pool -> residual -> gap -> linear -> CE */
-    case_begin(&c, 3);
-    vkt_tensor x = in_f32(&c, 3, 2, 6, 6);
-    vkt_conv2d_params cp = {.out_channels = 4, .kernel_h = 3, .kernel_w = 3, .pad_h = 1, .pad_w = 1};
-    vkt_tensor h = vkt_conv2d(c.g, x, &cp, "c1");
-    h = vkt_batch_norm(c.g, h, 1e-5f, 0.1f, "bn1");
-    h = vkt_activation_op(c.g, h, VKT_ACT_SILU);
-    vkt_conv2d_params dw = {.out_channels = 4, .kernel_h = 3, .kernel_w = 3, .pad_h = 1, .pad_w = 1, .groups = 4};
-    h = vkt_add(c.g, h, vkt_conv2d(c.g, h, &dw, "dw"));
-    vkt_pool2d_params ap = {.kernel_h = 2, .kernel_w = 2};
-    h = vkt_avg_pool2d(c.g, h, &ap);
-    h = vkt_global_avg_pool(c.g, h);
-    vkt_tensor logits = vkt_linear(c.g, h, 3, true, "fc");
-    c.loss = vkt_softmax_cross_entropy(c.g, logits, in_labels(&c, 3), 0.05f);
-    assert_int_equal(vkt_graph_status(c.g), VKT_OK);
-    fill_inputs(&c, 0);
-    case_check(&c, EPS, ATOL, RTOL, "small cnn");
+    op_cases_small_networks(fd_check);
 }
 
 int main(void)

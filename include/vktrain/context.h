@@ -2,6 +2,8 @@
 #ifndef VKTRAIN_CONTEXT_H
 #define VKTRAIN_CONTEXT_H
 
+#include <stdbool.h>
+
 #include "status.h"
 
 #ifdef __cplusplus
@@ -18,12 +20,43 @@ typedef struct vkt_context_options {
     int threads;
 } vkt_context_options;
 
+/* "auto" picks a Vulkan GPU (discrete > integrated > virtual) and falls
+ * back to the CPU backend when there is none; a CPU-type Vulkan device
+ * (lavapipe) is used only when asked for by "vulkan[:N]". Setting the
+ * environment variable VKT_VULKAN_VALIDATION=1 turns on the Khronos
+ * validation layer. */
 vkt_status vkt_context_create(const vkt_context_options *options, vkt_context **out);
 void vkt_context_destroy(vkt_context *ctx);
 
 /* Backend name, e.g. "cpu". */
 const char *vkt_context_device_name(const vkt_context *ctx);
 int vkt_context_threads(const vkt_context *ctx);
+
+/* What a Vulkan device offers (vktrain devices). */
+typedef struct vkt_device_info {
+    int index;
+    char name[256];
+    char type[16];        /* "discrete", "integrated", "virtual", "cpu", "other" */
+    char driver[256];     /* driver name and info */
+    unsigned api_major, api_minor, api_patch;
+    unsigned vendor_id, device_id;
+    int heap_count;
+    unsigned long long heap_bytes[16];
+    bool heap_device_local[16];
+    unsigned subgroup_size;
+    bool subgroup_arithmetic; /* in compute shaders */
+    bool storage_16bit;       /* storageBuffer16BitAccess */
+    unsigned max_workgroup_size[3];
+    unsigned max_workgroup_invocations;
+    unsigned max_shared_memory_bytes;
+    unsigned max_storage_buffer_range;
+    unsigned max_push_constants_bytes;
+    unsigned max_memory_allocation_count;
+} vkt_device_info;
+
+/* Fill up to `max` entries; *count gets the number of devices. Without a
+ * Vulkan loader *count is 0 and the status VKT_ERR_UNSUPPORTED. */
+vkt_status vkt_list_devices(vkt_device_info *out, int max, int *count);
 
 #ifdef __cplusplus
 }

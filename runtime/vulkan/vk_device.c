@@ -3,6 +3,7 @@
  * Khronos layer is counted (tests require zero). */
 #include <stdio.h>
 #include <string.h>
+#include <vktrain/context.h>
 
 #include "../rt_error.h"
 #include "vk_backend.h"
@@ -204,4 +205,86 @@ void vk_device_close(vk_backend *vb)
         vkDestroyDebugUtilsMessengerEXT(vb->instance, vb->messenger, NULL);
     if (vb->instance)
         vkDestroyInstance(vb->instance, NULL);
+}
+
+static const char *type_name(VkPhysicalDeviceType t)
+{
+    switch (t) {
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete";
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated";
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual";
+    case VK_PHYSICAL_DEVICE_TYPE_CPU: return "cpu";
+    default: return "other";
+    }
+}
+
+static void describe(VkPhysicalDevice dev, int index, vkt_device_info *d)
+{
+    memset(d, 0, sizeof *d);
+    VkPhysicalDeviceSubgroupProperties sub = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+    VkPhysicalDeviceDriverProperties drv = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES, .pNext = &sub};
+    VkPhysicalDeviceProperties2 props = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &drv};
+    vkGetPhysicalDeviceProperties2(dev, &props);
+    VkPhysicalDevice16BitStorageFeatures f16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+    VkPhysicalDeviceFeatures2 feats = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f16};
+    vkGetPhysicalDeviceFeatures2(dev, &feats);
+    VkPhysicalDeviceMemoryProperties mem;
+    vkGetPhysicalDeviceMemoryProperties(dev, &mem);
+    const VkPhysicalDeviceLimits *lim = &props.properties.limits;
+    d->index = index;
+    snprintf(d->name, sizeof d->name, "%s", props.properties.deviceName);
+    snprintf(d->type, sizeof d->type, "%s", type_name(props.properties.deviceType));
+    snprintf(d->driver, sizeof d->driver, "%.120s %.120s", drv.driverName, drv.driverInfo);
+    d->api_major = VK_API_VERSION_MAJOR(props.properties.apiVersion);
+    d->api_minor = VK_API_VERSION_MINOR(props.properties.apiVersion);
+    d->api_patch = VK_API_VERSION_PATCH(props.properties.apiVersion);
+    d->vendor_id = props.properties.vendorID;
+    d->device_id = props.properties.deviceID;
+    d->heap_count = (int)(mem.memoryHeapCount < 16 ? mem.memoryHeapCount : 16);
+    for (int h = 0; h < d->heap_count; h++) {
+        d->heap_bytes[h] = mem.memoryHeaps[h].size;
+        d->heap_device_local[h] = (mem.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) != 0;
+    }
+    d->subgroup_size = sub.subgroupSize;
+    d->subgroup_arithmetic = (sub.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                             (sub.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
+    d->storage_16bit = f16.storageBuffer16BitAccess;
+    for (int i = 0; i < 3; i++)
+        d->max_workgroup_size[i] = lim->maxComputeWorkGroupSize[i];
+    d->max_workgroup_invocations = lim->maxComputeWorkGroupInvocations;
+    d->max_shared_memory_bytes = lim->maxComputeSharedMemorySize;
+    d->max_storage_buffer_range = lim->maxStorageBufferRange;
+    d->max_push_constants_bytes = lim->maxPushConstantsSize;
+    d->max_memory_allocation_count = lim->maxMemoryAllocationCount;
+}
+
+vkt_status rt_vulkan_list_devices(vkt_device_info *out, int max, int *count)
+{
+    *count = 0;
+    vk_backend vb;
+    memset(&vb, 0, sizeof vb);
+    vkt_status st = create_instance(&vb, false);
+    uint32_t n = 0;
+    VkPhysicalDevice devs[16];
+    if (st == VKT_OK)
+        st = vk_check(vkEnumeratePhysicalDevices(vb.instance, &n, NULL), "vkEnumeratePhysicalDevices");
+    if (st == VKT_OK) {
+        if (n > 16)
+            n = 16;
+        VkResult r = vkEnumeratePhysicalDevices(vb.instance, &n, devs);
+        if (r != VK_SUCCESS && r != VK_INCOMPLETE)
+            st = vk_check(r, "vkEnumeratePhysicalDevices");
+    }
+    for (uint32_t i = 0; st == VKT_OK && i < n; i++)
+        if ((int)i < max)
+            describe(devs[i], (int)i, &out[i]);
+    if (st == VKT_OK)
+        *count = (int)n;
+    vk_device_close(&vb);
+    return st;
+}
+
+bool rt_vulkan_is_gpu(const rt_backend *be)
+{
+    return ((const vk_backend *)be)->props.deviceType != VK_PHYSICAL_DEVICE_TYPE_CPU;
 }

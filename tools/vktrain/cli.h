@@ -159,4 +159,7 @@ int cli_eval_command(int argc, char **argv);
 
 int cli_train_command(int argc, char **argv);
 
+/* vktrain devices (devices_cmd.c). */
+int cli_devices_command(int argc, char **argv);
+
 #endif

@@ -61,10 +61,12 @@ int main(int argc, char **argv)
         return cli_train_command(argc - 2, argv + 2);
     if (strcmp(command, "eval") == 0)
         return cli_eval_command(argc - 2, argv + 2);
+    if (strcmp(command, "devices") == 0)
+        return cli_devices_command(argc - 2, argv + 2);
 
     if (strncmp(command, "-", 1) == 0)
         cli_error("unknown option '%s' (see vktrain --help)", command);
     else
-        cli_error("unknown command '%s' (expected train or eval; see vktrain --help)", command);
+        cli_error("unknown command '%s' (expected train, eval or devices; see vktrain --help)", command);
     return 1;
 }
