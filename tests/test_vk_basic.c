@@ -1,6 +1,7 @@
 /* Vulkan backend basics on the real driver (lavapipe in CI) with the
  * validation layer on: transfers, unaligned views, simple kernels against
  * the CPU backend, and one submit per program run. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,12 +78,52 @@ static void test_one_submit_per_run(void **state)
     vkh_assert_no_validation_messages();
 }
 
+/* The pipeline cache file is written at shutdown, loaded at the next
+ * start, and ignored (never trusted) when corrupt or foreign. */
+static void test_pipeline_cache_file(void **state)
+{
+    (void)state;
+    char *dir = tu_temp_path("pcache");
+    setenv("VKT_PIPELINE_CACHE_DIR", dir, 1);
+    for (int round = 0; round < 4; round++) {
+        rt_backend *vk;
+        assert_int_equal(rt_vulkan_backend_create(-1, true, &vk), VKT_OK);
+        /* round 0: no file; 1: the file written by round 0; 2: garbage; 3: foreign header */
+        assert_int_equal(rt_vulkan_pipeline_cache_loaded(vk), round == 1);
+        rt_buffer *b;
+        assert_int_equal(rt_buffer_create(vk, 64, &b), VKT_OK);
+        rt_launch l = {.kernel = RT_K_FILL, .nargs = 1};
+        l.args[0] = (rt_view){b, 0, 64};
+        l.params.i[0] = 16;
+        rt_program *prog;
+        assert_int_equal(rt_program_create(vk, &l, 1, &prog), VKT_OK);
+        assert_int_equal(rt_program_run(vk, prog), VKT_OK);
+        rt_program_destroy(vk, prog);
+        rt_buffer_destroy(vk, b);
+        const char *first = NULL;
+        if (rt_vulkan_validation_messages(vk, &first))
+            fail_msg("validation: %s", first);
+        rt_backend_destroy(vk);
+        if (round >= 1) { /* overwrite the cache file for the next round */
+            char cmd[600];
+            snprintf(cmd, sizeof cmd, round == 1 ? "for f in %s/*.bin; do echo garbage > $f; done"
+                                                 : "for f in %s/*.bin; do printf '\\040\\0\\0\\0\\1\\0\\0\\0"
+                                                   "\\377\\377\\0\\0\\0\\0\\0\\0%%032d' 0 > $f; done",
+                     dir);
+            assert_int_equal(system(cmd), 0);
+        }
+    }
+    unsetenv("VKT_PIPELINE_CACHE_DIR");
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_transfers),
         cmocka_unit_test(test_fill_and_copy),
         cmocka_unit_test(test_one_submit_per_run),
+        cmocka_unit_test(test_pipeline_cache_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,10 +16,18 @@
 static rt_backend *vk_be, *cpu_be;
 static bool vk_tried;
 
+static void destroy_backends(void)
+{
+    rt_backend_destroy(vk_be);
+    rt_backend_destroy(cpu_be);
+    vk_be = cpu_be = NULL;
+}
+
 rt_backend *vkh_vulkan(void)
 {
     if (!vk_tried) {
         vk_tried = true;
+        atexit(destroy_backends);
         if (rt_vulkan_backend_create(-1, true, &vk_be) != VKT_OK)
             fprintf(stderr, "no Vulkan device: %s\n", vkt_last_error());
     }

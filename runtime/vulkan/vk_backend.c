@@ -361,3 +361,8 @@ uint32_t rt_vulkan_validation_messages(const rt_backend *be, const char **first)
         *first = vb->first_validation_message;
     return vb->validation_messages;
 }
+
+bool rt_vulkan_pipeline_cache_loaded(const rt_backend *be)
+{
+    return ((const vk_backend *)be)->pipeline_cache_loaded;
+}

@@ -53,6 +53,8 @@ typedef struct vk_backend {
     VkPipelineCache pipeline_cache;
     VkPipeline pipelines[RT_K_COUNT];
     uint32_t local_size[RT_K_COUNT]; /* as clamped to the device's limits */
+    int pipelines_created;
+    bool pipeline_cache_loaded; /* a valid cache file was found */
     VkCommandPool command_pool;
 
     rt_buffer *staging; /* for devices without host-visible device memory */
