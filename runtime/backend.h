@@ -75,6 +75,9 @@ vkt_status rt_vulkan_backend_create(int device_index, bool validation, rt_backen
 const char *rt_vulkan_device_name(const rt_backend *be);
 /* Validation messages seen so far (and the first one's text). */
 uint32_t rt_vulkan_validation_messages(const rt_backend *be, const char **first);
+/* Test hook: the `submits`-th program run from now fails as if the
+ * device were lost, and so does everything after it. */
+void rt_vulkan_inject_fault(rt_backend *be, int submits);
 /* Whether a valid on-disk pipeline cache was loaded at creation. */
 bool rt_vulkan_pipeline_cache_loaded(const rt_backend *be);
 /* false for a CPU-type Vulkan device such as lavapipe. */

@@ -76,6 +76,11 @@ typedef struct vkt_trainer_options {
     int batch_size;
     /* Seed of the per-step random streams (dropout). */
     uint64_t seed;
+    /* Keep a host copy of the weights and optimizer state as of the last
+     * completed step, so that a lost device (VKT_ERR_DEVICE from a step)
+     * loses no work: vkt_trainer_migrate() then continues on another
+     * context from that step. Costs one state download per step. */
+    bool recoverable;
 } vkt_trainer_options;
 
 /* `loss` must be a loss tensor of `graph`. The graph must outlive the
@@ -111,6 +116,12 @@ vkt_status vkt_trainer_read_eval_metrics(vkt_trainer *tr, vkt_metrics *out);
 int64_t vkt_trainer_step_count(const vkt_trainer *tr);
 /* Learning rate the next step will use. */
 float vkt_trainer_current_lr(const vkt_trainer *tr);
+
+/* Move the trainer to another context (e.g. the CPU after a GPU failed).
+ * After a device failure the state of the last completed step is used
+ * (needs options.recoverable); otherwise the current state. A context
+ * may serve several trainers driven from one thread. */
+vkt_status vkt_trainer_migrate(vkt_trainer *tr, vkt_context *ctx);
 
 /* Copy the trained parameters and state back into the graph. */
 vkt_status vkt_trainer_sync_weights(vkt_trainer *tr);

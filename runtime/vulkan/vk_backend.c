@@ -88,6 +88,11 @@ static vkt_status staged_copy(vk_backend *vb, rt_buffer *src, size_t src_off, rt
     return st;
 }
 
+void rt_vulkan_inject_fault(rt_backend *be, int submits)
+{
+    vkb(be)->fault_countdown = submits;
+}
+
 static vkt_status vk_upload(rt_backend *be, rt_buffer *dst, size_t off, const void *src, size_t n)
 {
     vk_backend *vb = vkb(be);
@@ -283,8 +288,15 @@ static vkt_status vk_program_run(rt_backend *be, rt_program *prog)
     if (st == VKT_OK)
         st = vk_check(vkResetFences(vb->device, 1, &prog->fence), "vkResetFences");
     VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &prog->cmd};
-    if (st == VKT_OK)
-        st = vk_check(vkQueueSubmit(vb->queue, 1, &si, prog->fence), "vkQueueSubmit");
+    if (st == VKT_OK && vb->fault_countdown > 0 && --vb->fault_countdown == 0)
+        vb->lost = true; /* simulated: the submit below never happens */
+    if (st == VKT_OK && vb->lost)
+        st = vk_check(VK_ERROR_DEVICE_LOST, "vkQueueSubmit");
+    if (st == VKT_OK) {
+        VkResult r = vkQueueSubmit(vb->queue, 1, &si, prog->fence);
+        vb->lost = r == VK_ERROR_DEVICE_LOST;
+        st = vk_check(r, "vkQueueSubmit");
+    }
     if (st == VKT_OK) {
         vb->pending = prog->fence;
         be->stats.submits++;

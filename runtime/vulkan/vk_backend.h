@@ -61,6 +61,9 @@ typedef struct vk_backend {
     rt_buffer *dummy;   /* bound for absent arguments */
     VkFence pending;    /* fence of the last submitted work, or NULL */
 
+    int fault_countdown; /* test hook: submits left before a simulated loss */
+    bool lost;           /* VK_ERROR_DEVICE_LOST seen (or simulated) */
+
     uint32_t validation_messages;
     char first_validation_message[512];
 } vk_backend;

@@ -80,6 +80,8 @@ void vk_buffer_free(vk_backend *vb, rt_buffer *b)
 
 vkt_status vk_wait_idle(vk_backend *vb)
 {
+    if (vb->lost)
+        return vk_check(VK_ERROR_DEVICE_LOST, "using the device");
     if (!vb->pending)
         return VKT_OK;
     VkResult r = vkGetFenceStatus(vb->device, vb->pending);
@@ -88,5 +90,7 @@ vkt_status vk_wait_idle(vk_backend *vb)
         r = vkWaitForFences(vb->device, 1, &vb->pending, VK_TRUE, UINT64_MAX);
     }
     vb->pending = VK_NULL_HANDLE;
+    if (r == VK_ERROR_DEVICE_LOST)
+        vb->lost = true;
     return vk_check(r, "waiting for the device");
 }

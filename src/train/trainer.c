@@ -2,6 +2,7 @@
  * optimizer state, inputs, scalars), compiles plans on demand (one per
  * batch size and mode, normally the full batch and the partial last
  * one), and runs a step as: upload batch + step scalars, run program. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,6 +101,19 @@ static void assign_offsets(vkt_trainer *tr)
     tr->inputs_bytes = in;
 }
 
+static void destroy_buffers(vkt_trainer *tr)
+{
+    for (int i = 0; i < TRAINER_MAX_PLANS; i++)
+        if (tr->plans[i].used) {
+            plan_free(&tr->plans[i].pl, tr->be);
+            tr->plans[i].used = false;
+        }
+    rt_buffer *bufs[] = {tr->params, tr->grads, tr->opt_state, tr->inputs, tr->train_scalars, tr->eval_scalars};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        rt_buffer_destroy(tr->be, bufs[i]);
+    tr->params = tr->grads = tr->opt_state = tr->inputs = tr->train_scalars = tr->eval_scalars = NULL;
+}
+
 static vkt_status create_buffers(vkt_trainer *tr)
 {
     rt_backend *be = tr->be;
@@ -171,6 +185,7 @@ vkt_status vkt_trainer_create(vkt_context *ctx, vkt_graph *graph, vkt_tensor los
     tr->opt = options->optimizer;
     tr->batch = options->batch_size;
     tr->seed = options->seed;
+    tr->recoverable = options->recoverable;
     vkt_status st = optimizer_config_check(&tr->opt);
     if (st == VKT_OK)
         st = layout_buffers(tr);
@@ -196,15 +211,9 @@ void vkt_trainer_destroy(vkt_trainer *tr)
 {
     if (!tr)
         return;
-    for (int i = 0; i < TRAINER_MAX_PLANS; i++)
-        if (tr->plans[i].used)
-            plan_free(&tr->plans[i].pl, tr->be);
-    rt_buffer_destroy(tr->be, tr->params);
-    rt_buffer_destroy(tr->be, tr->grads);
-    rt_buffer_destroy(tr->be, tr->opt_state);
-    rt_buffer_destroy(tr->be, tr->inputs);
-    rt_buffer_destroy(tr->be, tr->train_scalars);
-    rt_buffer_destroy(tr->be, tr->eval_scalars);
+    destroy_buffers(tr);
+    free(tr->snap_params);
+    free(tr->snap_opt);
     free(tr->trainable);
     free(tr->param_offset);
     free(tr->grad_offset);
@@ -296,34 +305,105 @@ static vkt_status check_count(const vkt_trainer *tr, int count)
     return VKT_OK;
 }
 
+/* Host copy of the state as of now (the previous step has completed:
+ * downloads wait for it). */
+static vkt_status take_snapshot(vkt_trainer *tr)
+{
+    if (!tr->snap_params) {
+        tr->snap_params = malloc(tr->params_bytes ? tr->params_bytes : 4);
+        tr->snap_opt = malloc(tr->opt_bytes ? tr->opt_bytes : 4);
+        if (!tr->snap_params || !tr->snap_opt)
+            return rt_error(VKT_ERR_NO_MEMORY, "out of memory for the recovery snapshot");
+    }
+    vkt_status st = rt_download(tr->be, tr->params, 0, tr->snap_params, tr->params_bytes);
+    if (st == VKT_OK && tr->opt_bytes)
+        st = rt_download(tr->be, tr->opt_state, 0, tr->snap_opt, tr->opt_bytes);
+    if (st == VKT_OK) {
+        tr->snap_step = tr->step;
+        tr->snap_counter_steps = tr->counter_steps;
+        tr->snap_valid = true;
+    }
+    return st;
+}
+
+/* A device error inside a step: remember it and say how to go on. */
+static vkt_status device_failed(vkt_trainer *tr, vkt_status st)
+{
+    if (st != VKT_ERR_DEVICE)
+        return st;
+    tr->device_failed = true;
+    char cause[400];
+    snprintf(cause, sizeof cause, "%s", rt_error_message());
+    if (tr->recoverable && tr->snap_valid)
+        return rt_error(st, "%s during step %lld; the state after step %lld is kept: continue with "
+                        "vkt_trainer_migrate()", cause, (long long)tr->step + 1, (long long)tr->snap_step);
+    return rt_error(st, "%s during step %lld (the trainer was not created recoverable: the weights since the "
+                    "last checkpoint are lost)", cause, (long long)tr->step + 1);
+}
+
 vkt_status vkt_trainer_step(vkt_trainer *tr, const void *const *inputs, int count)
 {
     if (!tr)
         return rt_error(VKT_ERR_INVALID_ARG, "trainer is NULL");
+    if (tr->device_failed)
+        return rt_error(VKT_ERR_STATE, "the trainer's device failed: move it with vkt_trainer_migrate() first");
     plan *pl = NULL;
     vkt_status st = check_count(tr, count);
     if (st == VKT_OK)
         st = get_plan(tr, count, true, &pl);
+    if (st == VKT_OK && tr->recoverable)
+        st = take_snapshot(tr);
     if (st == VKT_OK)
         st = upload_inputs(tr, inputs, count);
     if (st != VKT_OK)
-        return st;
+        return device_failed(tr, st);
     uint32_t sc[RT_SC_BIAS_CORR2 + 1] = {0};
     optimizer_step_scalars(&tr->opt, tr->step, step_seed(tr->seed, tr->step), sc);
     st = rt_upload(tr->be, tr->train_scalars, 0, sc, sizeof sc);
     if (st == VKT_OK)
         st = rt_program_run(tr->be, pl->program);
-    if (st == VKT_OK) {
-        tr->step++;
-        tr->counter_steps++;
+    if (st != VKT_OK)
+        return device_failed(tr, st);
+    tr->step++;
+    tr->counter_steps++;
+    return VKT_OK;
+}
+
+vkt_status vkt_trainer_migrate(vkt_trainer *tr, vkt_context *ctx)
+{
+    if (!tr || !ctx)
+        return rt_error(VKT_ERR_INVALID_ARG, "trainer and context are required");
+    if (tr->device_failed && !(tr->recoverable && tr->snap_valid))
+        return rt_error(VKT_ERR_STATE, "the device failed and the trainer kept no snapshot (create it recoverable)");
+    if (!tr->device_failed) {
+        vkt_status st = take_snapshot(tr); /* the current state becomes the one to move */
+        if (st != VKT_OK)
+            return st;
     }
-    return st;
+    destroy_buffers(tr); /* on a lost device this only releases handles */
+    tr->ctx = ctx;
+    tr->be = ctx->backend;
+    vkt_status st = create_buffers(tr);
+    if (st == VKT_OK)
+        st = rt_upload(tr->be, tr->params, 0, tr->snap_params, tr->params_bytes);
+    if (st == VKT_OK && tr->opt_bytes)
+        st = rt_upload(tr->be, tr->opt_state, 0, tr->snap_opt, tr->opt_bytes);
+    if (st != VKT_OK) {
+        tr->device_failed = true; /* still recoverable from the snapshot */
+        return st;
+    }
+    tr->step = tr->snap_step;
+    tr->counter_steps = tr->snap_counter_steps;
+    tr->device_failed = false;
+    return VKT_OK;
 }
 
 vkt_status vkt_trainer_eval_batch(vkt_trainer *tr, const void *const *inputs, int count)
 {
     if (!tr)
         return rt_error(VKT_ERR_INVALID_ARG, "trainer is NULL");
+    if (tr->device_failed)
+        return rt_error(VKT_ERR_STATE, "the trainer's device failed: move it with vkt_trainer_migrate() first");
     plan *pl = NULL;
     vkt_status st = check_count(tr, count);
     if (st == VKT_OK)
@@ -332,7 +412,7 @@ vkt_status vkt_trainer_eval_batch(vkt_trainer *tr, const void *const *inputs, in
         st = upload_inputs(tr, inputs, count);
     if (st == VKT_OK)
         st = rt_program_run(tr->be, pl->program);
-    return st;
+    return device_failed(tr, st);
 }
 
 static vkt_status read_metrics(vkt_trainer *tr, rt_buffer *sc_buf, vkt_metrics *out)

@@ -39,6 +39,11 @@ struct vkt_trainer {
     cached_plan plans[TRAINER_MAX_PLANS];
 
     int64_t step;          /* optimizer steps taken */
+    bool recoverable;
+    bool device_failed;    /* a step hit VKT_ERR_DEVICE: migrate first */
+    void *snap_params, *snap_opt; /* state after step snap_step */
+    int64_t snap_step, snap_counter_steps;
+    bool snap_valid;
     int64_t counter_steps; /* training steps not yet added to BN counters */
 };
 

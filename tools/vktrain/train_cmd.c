@@ -48,6 +48,7 @@ typedef struct train_run {
     vkt_graph *graph;
     vkt_tensor loss;
     vkt_context *context;
+    vkt_context *fallback_context; /* the CPU, after a GPU failed */
     vkt_trainer *trainer;
     vkt_loader *train_loader, *test_loader;
     float *x;
@@ -222,6 +223,9 @@ static int create_trainer(train_run *r)
         .optimizer = optimizer_config(o, r->batches_per_epoch),
         .batch_size = o->batch,
         .seed = o->seed,
+        /* On a GPU, keep the last step's state on the host so a lost
+         * device costs no work: training moves to the CPU. */
+        .recoverable = strncmp(vkt_context_device_name(r->context), "vulkan", 6) == 0,
     };
     const vkt_schedule *schedule = &trainer_options.optimizer.schedule;
     if (schedule->kind == VKT_SCHED_COSINE && schedule->warmup_steps > schedule->total_steps) {
@@ -297,6 +301,8 @@ static void release(train_run *r)
         vkt_trainer_destroy(r->trainer);
     if (r->context)
         vkt_context_destroy(r->context);
+    if (r->fallback_context)
+        vkt_context_destroy(r->fallback_context);
     if (r->graph)
         vkt_graph_destroy(r->graph);
     if (r->test_set)
@@ -432,6 +438,22 @@ static vkt_status collect_train_metrics(train_run *r, epoch_result *e)
 
 /* Train from the current position to the end of its epoch, or fewer
  * batches where --steps or Ctrl-C stops the run first. */
+/* The GPU failed mid-step: continue on the CPU from the last completed
+ * step (the trainer kept its state on the host). */
+static int move_to_cpu(train_run *r)
+{
+    fprintf(stderr, "\nvktrain: warning: %s\n", vkt_last_error());
+    const vkt_context_options cpu = { .device = "cpu", .threads = r->opt->threads };
+    vkt_status status = vkt_context_create(&cpu, &r->fallback_context);
+    if (status == VKT_OK)
+        status = vkt_trainer_migrate(r->trainer, r->fallback_context);
+    if (status != VKT_OK)
+        return cli_api_error(status, "cannot continue on the CPU");
+    fprintf(stderr, "vktrain: warning: continuing on the CPU from step %lld\n",
+            (long long)vkt_trainer_step_count(r->trainer));
+    return 0;
+}
+
 static int train_epoch(train_run *r, int64_t epochs_shown, epoch_result *e)
 {
     size_t first = r->batch;
@@ -462,6 +484,8 @@ static int train_epoch(train_run *r, int64_t epochs_shown, epoch_result *e)
             return 1;
         }
         status = vkt_trainer_step(r->trainer, inputs, count);
+        if (status == VKT_ERR_DEVICE && !r->fallback_context && move_to_cpu(r) == 0)
+            status = vkt_trainer_step(r->trainer, inputs, count); /* the same batch, now on the CPU */
         if (status != VKT_OK) {
             failure = "training step failed";
             break;
