@@ -258,9 +258,17 @@ static vkt_status vk_program_create(rt_backend *be, const rt_launch *launches, i
     for (int i = 0; i < count; i++) {
         const rt_launch *l = &launches[i];
         vkt_status st = rt_launch_validate(l);
-        for (int a = 0; st == VKT_OK && a < l->nargs; a++)
-            if (l->args[a].size)
-                st = check_range(l->args[a].buf, l->args[a].offset, l->args[a].size);
+        for (int a = 0; st == VKT_OK && a < l->nargs; a++) {
+            if (!l->args[a].size)
+                continue;
+            st = check_range(l->args[a].buf, l->args[a].offset, l->args[a].size);
+            /* One binding cannot exceed the device's storage buffer range
+             * (128 MiB on many phones), plus the alignment slack. */
+            if (st == VKT_OK && l->args[a].size + 256 > vb->props.limits.maxStorageBufferRange)
+                st = rt_error(VKT_ERR_UNSUPPORTED,
+                              "vulkan: %s argument %d is %zu bytes, over the device's %u-byte storage buffer range",
+                              rt_kernel_name(l->kernel), a, l->args[a].size, vb->props.limits.maxStorageBufferRange);
+        }
         if (st != VKT_OK)
             return st;
     }

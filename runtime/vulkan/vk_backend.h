@@ -60,6 +60,7 @@ typedef struct vk_backend {
     rt_buffer *staging; /* for devices without host-visible device memory */
     rt_buffer *dummy;   /* bound for absent arguments */
     VkFence pending;    /* fence of the last submitted work, or NULL */
+    uint32_t allocations; /* live VkDeviceMemory objects (one per buffer: arenas, not tensors) */
 
     int fault_countdown; /* test hook: submits left before a simulated loss */
     bool lost;           /* VK_ERROR_DEVICE_LOST seen (or simulated) */

@@ -18,9 +18,9 @@ static int find_memory_type(const vk_backend *vb, uint32_t bits, VkMemoryPropert
 vkt_status vk_buffer_alloc(vk_backend *vb, size_t bytes, bool host_visible, rt_buffer **out)
 {
     *out = NULL;
-    if (bytes > vb->props.limits.maxStorageBufferRange && bytes > (size_t)1 << 31)
-        return rt_error(VKT_ERR_NO_MEMORY, "vulkan: a %zu-byte buffer exceeds the device's storage buffer range",
-                        bytes);
+    if (vb->allocations >= vb->props.limits.maxMemoryAllocationCount)
+        return rt_error(VKT_ERR_NO_MEMORY, "vulkan: the device allows %u memory allocations, all in use",
+                        vb->props.limits.maxMemoryAllocationCount);
     rt_buffer *b = calloc(1, sizeof *b);
     if (!b)
         return rt_error(VKT_ERR_NO_MEMORY, "out of memory");
@@ -52,6 +52,8 @@ vkt_status vk_buffer_alloc(vk_backend *vb, size_t bytes, bool host_visible, rt_b
                                 .memoryTypeIndex = (uint32_t)type};
     st = vk_check(vkAllocateMemory(vb->device, &mai, NULL, &b->memory), "vkAllocateMemory");
     if (st == VKT_OK)
+        vb->allocations++;
+    if (st == VKT_OK)
         st = vk_check(vkBindBufferMemory(vb->device, b->buffer, b->memory, 0), "vkBindBufferMemory");
     if (st == VKT_OK && map)
         st = vk_check(vkMapMemory(vb->device, b->memory, 0, VK_WHOLE_SIZE, 0, &b->mapped), "vkMapMemory");
@@ -73,8 +75,10 @@ void vk_buffer_free(vk_backend *vb, rt_buffer *b)
         vkUnmapMemory(vb->device, b->memory);
     if (b->buffer)
         vkDestroyBuffer(vb->device, b->buffer, NULL);
-    if (b->memory)
+    if (b->memory) {
         vkFreeMemory(vb->device, b->memory, NULL);
+        vb->allocations--;
+    }
     free(b);
 }
 
