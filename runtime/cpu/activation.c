@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cpu_kernels.h"
+#include "simd.h"
 
 /* Elements per parallel chunk: cheap kernels want large chunks. */
 #define GRAIN_CHEAP 65536
@@ -135,7 +136,7 @@ typedef struct act_job {
     int act;
 } act_job;
 
-static void act_fwd_range(void *ctx, int64_t begin, int64_t end, int thread)
+CPU_CLONES static void act_fwd_range(void *ctx, int64_t begin, int64_t end, int thread)
 {
     (void)thread;
     const act_job *j = ctx;
@@ -227,10 +228,22 @@ static void act_derivative(int act, const float *restrict x, const float *restri
     }
 }
 
-static void act_bwd_range(void *ctx, int64_t begin, int64_t end, int thread)
+CPU_CLONES static void act_bwd_range(void *ctx, int64_t begin, int64_t end, int thread)
 {
     (void)thread;
     const act_bwd_job *j = ctx;
+    if (j->act == RT_ACT_RELU) { /* one pass, no block buffer: memory-bound */
+        const float *restrict y = j->y + begin, *restrict dy = j->dy + begin;
+        float *restrict dx = j->dx + begin;
+        int64_t n = end - begin;
+        if (j->accum)
+            for (int64_t i = 0; i < n; i++)
+                dx[i] += select_f(y[i] > 0.0f, dy[i], 0.0f);
+        else
+            for (int64_t i = 0; i < n; i++)
+                dx[i] = select_f(y[i] > 0.0f, dy[i], 0.0f);
+        return;
+    }
     float g[BWD_BLOCK];
     for (int64_t b = begin; b < end; b += BWD_BLOCK) {
         int64_t n = end - b < BWD_BLOCK ? end - b : BWD_BLOCK;

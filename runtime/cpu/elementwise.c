@@ -6,9 +6,11 @@
  * the calling thread (chunks are large). The bias gradient is the one
  * reduction here; every channel is summed in a fixed order so the result
  * does not depend on the thread count. */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "cpu_kernels.h"
+#include "simd.h"
 
 /* Elements per parallel chunk (256 KiB of floats). */
 #define CHUNK_ELEMS 65536
@@ -18,6 +20,28 @@
 #define ROW_GROUP 32
 /* Double accumulators used to sum a contiguous run. */
 #define SUM_LANES 8
+
+/* ---- ISA choice for the intrinsic paths (simd.h) ---- */
+
+static atomic_bool simd_force_generic;
+
+bool cpu_simd_avx512(void)
+{
+#if CPU_HAVE_AVX512
+    if (atomic_load_explicit(&simd_force_generic, memory_order_relaxed))
+        return false;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f");
+#else
+    return false;
+#endif
+}
+
+const char *cpu_simd_use_isa(const char *name)
+{
+    atomic_store(&simd_force_generic, name && strcmp(name, "generic") == 0);
+    return cpu_simd_avx512() ? "avx512" : "generic";
+}
 
 static int64_t chunk_of(int64_t elems_per_item)
 {
@@ -130,7 +154,7 @@ typedef struct bias_grad_job {
 } bias_grad_job;
 
 /* Sum of a contiguous run in double, lanes combined in a fixed order. */
-static double sum_run(const float *restrict x, int64_t n)
+static inline __attribute__((always_inline)) double sum_run(const float *restrict x, int64_t n)
 {
     double lane[SUM_LANES] = {0};
     int64_t i = 0;
@@ -150,23 +174,105 @@ static void store_sum(float *db, double s, int accum)
     *db = accum ? (float)((double)*db + s) : (float)s;
 }
 
+typedef double dvec8 __attribute__((vector_size(64)));
+typedef float fvec8 __attribute__((vector_size(32)));
+
+/* sum_run of four runs at once: the same lanes and the same order for
+ * each, but four independent chains hide the latency of the adds (one
+ * run alone waits on them). Vector extensions: any ISA, same bits. */
+static inline __attribute__((always_inline)) void sum_run4(const float *restrict x0, const float *restrict x1,
+                                                          const float *restrict x2, const float *restrict x3,
+                                                          int64_t n, double out[4])
+{
+    dvec8 lane[4] = {{0}, {0}, {0}, {0}};
+    const float *x[4] = {x0, x1, x2, x3};
+    int64_t i = 0;
+    for (; i + SUM_LANES <= n; i += SUM_LANES)
+        for (int r = 0; r < 4; r++) {
+            fvec8 v;
+            memcpy(&v, x[r] + i, sizeof v);
+            lane[r] += __builtin_convertvector(v, dvec8);
+        }
+    for (int r = 0; r < 4; r++) {
+        double s = 0;
+        for (int64_t k = i; k < n; k++)
+            s += x[r][k];
+        for (int k = 0; k < SUM_LANES; k++)
+            s += lane[r][k];
+        out[r] = s;
+    }
+}
+
 /* inner > 1: one item per channel, each plane run summed in turn. */
-static void bias_grad_planes(void *ctx, int64_t begin, int64_t end, int thread)
+CPU_CLONES static void bias_grad_planes(void *ctx, int64_t begin, int64_t end, int thread)
 {
     (void)thread;
     const bias_grad_job *j = ctx;
+    int64_t step = j->C * j->inner; /* from one image's run to the next */
     for (int64_t c = begin; c < end; c++) {
+        const float *run = j->dy + c * j->inner;
         double s = 0;
-        for (int64_t n = 0; n < j->outer; n++)
-            s += sum_run(j->dy + (n * j->C + c) * j->inner, j->inner);
+        int64_t n = 0;
+        for (; n + 4 <= j->outer; n += 4, run += 4 * step) {
+            double r[4];
+            sum_run4(run, run + step, run + 2 * step, run + 3 * step, j->inner, r);
+            s += r[0];
+            s += r[1];
+            s += r[2];
+            s += r[3];
+        }
+        for (; n < j->outer; n++, run += step)
+            s += sum_run(run, j->inner);
         store_sum(&j->db[c], s, j->accum);
     }
 }
 
+#if CPU_HAVE_AVX512
+/* bias_grad_planes with AVX-512 (GCC's own code for the vector
+ * extensions converts in halves): the same lanes, the same order. */
+CPU_TARGET_AVX512 static void bias_grad_planes_avx512(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    (void)thread;
+    const bias_grad_job *j = ctx;
+    const int64_t step = j->C * j->inner, inner = j->inner;
+    for (int64_t c = begin; c < end; c++) {
+        const float *run = j->dy + c * inner;
+        double s = 0;
+        int64_t n = 0;
+        for (; n + 4 <= j->outer; n += 4, run += 4 * step) {
+            __m512d l0 = _mm512_setzero_pd(), l1 = l0, l2 = l0, l3 = l0;
+            int64_t i = 0;
+            for (; i + SUM_LANES <= inner; i += SUM_LANES) {
+                l0 = _mm512_add_pd(l0, _mm512_cvtps_pd(_mm256_loadu_ps(run + i)));
+                l1 = _mm512_add_pd(l1, _mm512_cvtps_pd(_mm256_loadu_ps(run + step + i)));
+                l2 = _mm512_add_pd(l2, _mm512_cvtps_pd(_mm256_loadu_ps(run + 2 * step + i)));
+                l3 = _mm512_add_pd(l3, _mm512_cvtps_pd(_mm256_loadu_ps(run + 3 * step + i)));
+            }
+            double lane[4][SUM_LANES];
+            _mm512_storeu_pd(lane[0], l0);
+            _mm512_storeu_pd(lane[1], l1);
+            _mm512_storeu_pd(lane[2], l2);
+            _mm512_storeu_pd(lane[3], l3);
+            for (int r = 0; r < 4; r++) {
+                double t = 0;
+                for (int64_t k = i; k < inner; k++)
+                    t += run[r * step + k];
+                for (int k = 0; k < SUM_LANES; k++)
+                    t += lane[r][k];
+                s += t;
+            }
+        }
+        for (; n < j->outer; n++, run += step)
+            s += sum_run(run, inner);
+        store_sum(&j->db[c], s, j->accum);
+    }
+}
+#endif
+
 /* inner == 1 (a [rows, C] matrix): one item per block of channels, rows
  * added in order: in float over groups of ROW_GROUP rows (vectorised),
  * the group sums in double. */
-static void bias_grad_rows(void *ctx, int64_t begin, int64_t end, int thread)
+CPU_CLONES static void bias_grad_rows(void *ctx, int64_t begin, int64_t end, int thread)
 {
     (void)thread;
     const bias_grad_job *j = ctx;
@@ -206,7 +312,12 @@ void cpu_bias_grad(const cpu_kernel_args *a)
         int64_t blocks = (j.C + BIAS_BLOCK - 1) / BIAS_BLOCK;
         cpu_parallel_for(a->pool, blocks, chunk_of(j.outer * BIAS_BLOCK), bias_grad_rows, &j);
     } else {
-        cpu_parallel_for(a->pool, j.C, chunk_of(j.outer * j.inner), bias_grad_planes, &j);
+        cpu_task_fn fn = bias_grad_planes;
+#if CPU_HAVE_AVX512
+        if (cpu_simd_avx512())
+            fn = bias_grad_planes_avx512;
+#endif
+        cpu_parallel_for(a->pool, j.C, chunk_of(j.outer * j.inner), fn, &j);
     }
 }
 
