@@ -80,6 +80,9 @@ uint32_t rt_vulkan_validation_messages(const rt_backend *be, const char **first)
 void rt_vulkan_inject_fault(rt_backend *be, int submits);
 /* Whether a valid on-disk pipeline cache was loaded at creation. */
 bool rt_vulkan_pipeline_cache_loaded(const rt_backend *be);
+/* Whether any Vulkan 1.1 device that is not CPU-type exists (cheap: no
+ * logical device is created). */
+bool rt_vulkan_has_gpu(void);
 /* false for a CPU-type Vulkan device such as lavapipe. */
 bool rt_vulkan_is_gpu(const rt_backend *be);
 struct vkt_device_info;

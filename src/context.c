@@ -49,7 +49,11 @@ static vkt_status open_backend(vkt_context *ctx, const char *device, int threads
     if (index == -2)
         return rt_error(VKT_ERR_INVALID_ARG, "unknown device '%s' (expected auto, cpu, vulkan or vulkan:N)", device);
 #ifdef VKT_HAVE_VULKAN
-    vkt_status st = rt_vulkan_backend_create(index, validation_requested(), &ctx->backend);
+    /* auto: look before opening, so a machine with only a CPU-type Vulkan
+     * device does not pay for initialising it. */
+    vkt_status st = is_auto && !rt_vulkan_has_gpu()
+                        ? VKT_ERR_UNSUPPORTED
+                        : rt_vulkan_backend_create(index, validation_requested(), &ctx->backend);
     if (st == VKT_OK && is_auto && !rt_vulkan_is_gpu(ctx->backend)) {
         /* A CPU-type Vulkan device is slower than the native CPU backend. */
         rt_backend_destroy(ctx->backend);

@@ -16,55 +16,12 @@
 #include <string.h>
 
 #include "cpu_kernels.h"
+#include "fastmath.h"
 
 #define MAX_BLOCKS 64
 /* Smallest block worth a task of its own, in elements. */
 #define MIN_BLOCK_ELEMS 16384
 #define SUM_LANES 8
-
-/* ---- vectorisable exp (same construction as activation.c) ---- */
-
-static inline float bits_to_float(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-static inline uint32_t float_to_bits(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-/* cond ? a : b as a bit mask select, which GCC vectorises. */
-static inline float select_f(int cond, float a, float b)
-{
-    uint32_t m = -(uint32_t)cond;
-    return bits_to_float((float_to_bits(a) & m) | (float_to_bits(b) & ~m));
-}
-
-/* e^x to a few ulp; 0 below x = -87.3, saturates above x = 88.3. */
-static inline float exp_approx(float x)
-{
-    const float shifter = 12582912.0f;
-    int underflows = x < -87.3f;
-    x = select_f(underflows, -87.3f, x);
-    x = select_f(x > 88.3f, 88.3f, x);
-    float t = x * 1.44269504f + shifter;
-    float n = t - shifter;
-    uint32_t scale = (float_to_bits(t) - float_to_bits(shifter) + 127u) << 23;
-    float r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float q = 1.98909809e-4f;
-    q = q * r + 1.39336410e-3f;
-    q = q * r + 8.33331093e-3f;
-    q = q * r + 4.16664650e-2f;
-    q = q * r + 1.66666667e-1f;
-    q = q * r + 5.00000001e-1f;
-    return select_f(underflows, 0.0f, (1.0f + r + r * r * q) * bits_to_float(scale));
-}
 
 /* ---- fixed-order blocked sums ---- */
 

@@ -288,3 +288,15 @@ bool rt_vulkan_is_gpu(const rt_backend *be)
 {
     return ((const vk_backend *)be)->props.deviceType != VK_PHYSICAL_DEVICE_TYPE_CPU;
 }
+
+bool rt_vulkan_has_gpu(void)
+{
+    vkt_device_info devs[16];
+    int count = 0;
+    if (rt_vulkan_list_devices(devs, 16, &count) != VKT_OK)
+        return false;
+    for (int i = 0; i < count && i < 16; i++)
+        if (strcmp(devs[i].type, "cpu") != 0 && devs[i].api_major * 100 + devs[i].api_minor >= 101)
+            return true;
+    return false;
+}
