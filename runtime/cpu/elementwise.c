@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cpu_kernels.h"
+#include "fastmath.h"
 #include "simd.h"
 
 /* Elements per parallel chunk (256 KiB of floats). */
@@ -153,21 +154,6 @@ typedef struct bias_grad_job {
     int accum;
 } bias_grad_job;
 
-/* Sum of a contiguous run in double, lanes combined in a fixed order. */
-static inline __attribute__((always_inline)) double sum_run(const float *restrict x, int64_t n)
-{
-    double lane[SUM_LANES] = {0};
-    int64_t i = 0;
-    for (; i + SUM_LANES <= n; i += SUM_LANES)
-        for (int k = 0; k < SUM_LANES; k++)
-            lane[k] += x[i + k];
-    double s = 0;
-    for (; i < n; i++)
-        s += x[i];
-    for (int k = 0; k < SUM_LANES; k++)
-        s += lane[k];
-    return s;
-}
 
 static void store_sum(float *db, double s, int accum)
 {
@@ -222,7 +208,7 @@ CPU_CLONES static void bias_grad_planes(void *ctx, int64_t begin, int64_t end, i
             s += r[3];
         }
         for (; n < j->outer; n++, run += step)
-            s += sum_run(run, j->inner);
+            s += cpu_sum_f64(run, j->inner);
         store_sum(&j->db[c], s, j->accum);
     }
 }
@@ -263,7 +249,7 @@ CPU_TARGET_AVX512 static void bias_grad_planes_avx512(void *ctx, int64_t begin, 
             }
         }
         for (; n < j->outer; n++, run += step)
-            s += sum_run(run, inner);
+            s += cpu_sum_f64(run, inner);
         store_sum(&j->db[c], s, j->accum);
     }
 }

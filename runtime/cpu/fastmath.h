@@ -57,4 +57,22 @@ static inline float exp_approx(float x)
     return select_f(underflows, 0.0f, er * bits_to_float(scale));
 }
 
+/* Sum of a contiguous run in double: 8 lanes, then the tail, then the
+ * lanes in order. The same bits for the same input on any machine, and
+ * vectorisable. */
+static inline double cpu_sum_f64(const float *restrict x, int64_t n)
+{
+    double lane[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++)
+            lane[k] += x[i + k];
+    double s = 0;
+    for (; i < n; i++)
+        s += x[i];
+    for (int k = 0; k < 8; k++)
+        s += lane[k];
+    return s;
+}
+
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cpu_kernels.h"
+#include "fastmath.h"
 
 /* Roughly how many elements one parallel chunk should touch. */
 #define CHUNK_ELEMS 32768
@@ -25,19 +26,6 @@ static int64_t chunk_of(int64_t elems_per_item)
     return g > 0 ? g : 1;
 }
 
-static double row_sum(const float *restrict x, int64_t n)
-{
-    double lane[SUM_LANES] = {0}, s = 0;
-    int64_t i = 0;
-    for (; i + SUM_LANES <= n; i += SUM_LANES)
-        for (int k = 0; k < SUM_LANES; k++)
-            lane[k] += x[i + k];
-    for (; i < n; i++)
-        s += x[i];
-    for (int k = 0; k < SUM_LANES; k++)
-        s += lane[k];
-    return s;
-}
 
 static double row_sq_dev(const float *restrict x, int64_t n, double mean)
 {
@@ -73,7 +61,7 @@ static void ln_fwd_rows(void *ctx, int64_t begin, int64_t end, int thread)
     for (int64_t r = begin; r < end; r++) {
         const float *restrict x = j->x + r * D;
         float *restrict y = j->y + r * D;
-        double mean = row_sum(x, D) / (double)D;
+        double mean = cpu_sum_f64(x, D) / (double)D;
         double rstd = 1.0 / sqrt(row_sq_dev(x, D, mean) / (double)D + j->eps);
         float m = (float)mean, s = (float)rstd;
         j->save_mean[r] = m;

@@ -43,19 +43,6 @@ static blocking blocking_of(int64_t items, int64_t item_elems)
     return (blocking){items, per, (items + per - 1) / per};
 }
 
-static double run_sum(const float *restrict x, int64_t n)
-{
-    double lane[SUM_LANES] = {0}, s = 0;
-    int64_t i = 0;
-    for (; i + SUM_LANES <= n; i += SUM_LANES)
-        for (int k = 0; k < SUM_LANES; k++)
-            lane[k] += x[i + k];
-    for (; i < n; i++)
-        s += x[i];
-    for (int k = 0; k < SUM_LANES; k++)
-        s += lane[k];
-    return s;
-}
 
 /* Adds a batch's loss to the scalars as the spec lists them. */
 static void publish_loss(void *scalars, double loss_sum, double mean_loss, uint32_t samples)
@@ -110,7 +97,7 @@ static double ce_row(const ce_job *j, int64_t r, int *correct)
         argmax++;
     for (int64_t c = 0; c < C; c++)
         p[c] = exp_approx(x[c] - top);
-    double sum_exp = run_sum(p, C);
+    double sum_exp = cpu_sum_f64(p, C);
     float inv = (float)(1.0 / sum_exp);
     for (int64_t c = 0; c < C; c++)
         p[c] *= inv;
@@ -124,7 +111,7 @@ static double ce_row(const ce_job *j, int64_t r, int *correct)
     double s = j->smoothing;
     double loss = log_z - (1.0 - s) * x[label];
     if (s > 0)
-        loss -= s / (double)C * run_sum(x, C);
+        loss -= s / (double)C * cpu_sum_f64(x, C);
     return loss;
 }
 

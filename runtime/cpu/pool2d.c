@@ -15,11 +15,11 @@
 #include <string.h>
 
 #include "cpu_kernels.h"
+#include "fastmath.h"
 #include "simd.h"
 
 /* Roughly how many elements one parallel chunk should touch. */
 #define CHUNK_ELEMS 32768
-#define SUM_LANES 8
 
 typedef struct pool_geom {
     int64_t planes, H, W, KH, KW, SH, SW, PH, PW, OH, OW;
@@ -525,28 +525,13 @@ typedef struct gap_job {
     int accum;
 } gap_job;
 
-/* Sum of a contiguous run in double, lanes combined in a fixed order. */
-static double sum_run(const float *restrict x, int64_t n)
-{
-    double lane[SUM_LANES] = {0};
-    int64_t i = 0;
-    for (; i + SUM_LANES <= n; i += SUM_LANES)
-        for (int k = 0; k < SUM_LANES; k++)
-            lane[k] += x[i + k];
-    double s = 0;
-    for (; i < n; i++)
-        s += x[i];
-    for (int k = 0; k < SUM_LANES; k++)
-        s += lane[k];
-    return s;
-}
 
 static void gap_fwd_planes(void *ctx, int64_t begin, int64_t end, int thread)
 {
     (void)thread;
     const gap_job *j = ctx;
     for (int64_t p = begin; p < end; p++)
-        j->dst[p] = (float)(sum_run(j->src + p * j->hw, j->hw) / (double)j->hw);
+        j->dst[p] = (float)(cpu_sum_f64(j->src + p * j->hw, j->hw) / (double)j->hw);
 }
 
 void cpu_gap_fwd(const cpu_kernel_args *a)
