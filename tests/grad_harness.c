@@ -67,11 +67,11 @@ static int setup(rt_backend *be, const vkt_graph *g, int batch, const void *cons
 }
 
 static int run_plan(rt_backend *be, const vkt_graph *g, int loss, int batch, bool backward,
-                    const void *const *inputs, int probe, uint32_t seed, plan *pl, gh_buffers *b)
+                    const void *const *inputs, int probe, uint32_t seed, const bool *mask, plan *pl, gh_buffers *b)
 {
     bool *trainable = calloc((size_t)g->param_count + 1, sizeof(bool));
     for (int i = 0; i < g->param_count; i++)
-        trainable[i] = !g->params[i].is_state;
+        trainable[i] = !g->params[i].is_state && (!mask || mask[i]);
     compile_request req = {g, loss, batch, true, trainable, NULL, backward, probe};
     int rc = -1;
     if (setup(be, g, batch, inputs, seed, b) == 0 && compile_plan(pl, &req) == VKT_OK) {
@@ -99,20 +99,20 @@ double gh_loss(rt_backend *be, const vkt_graph *g, int loss, int batch, const vo
     double l = NAN;
     /* A training plan (batch norm uses batch statistics, dropout its
      * mask) without an optimizer, so the weights never move. */
-    if (run_plan(be, g, loss, batch, false, inputs, -1, seed, &pl, &b) == 0)
+    if (run_plan(be, g, loss, batch, false, inputs, -1, seed, NULL, &pl, &b) == 0)
         l = read_loss(be, &b);
     plan_free(&pl, be);
     free_buffers(be, &b);
     return l;
 }
 
-int gh_run(rt_backend *be, const vkt_graph *g, int loss, int batch, const void *const *inputs, int probe,
-           uint32_t seed, grad_result *out)
+static int run_masked(rt_backend *be, const vkt_graph *g, int loss, int batch, const void *const *inputs, int probe,
+                      uint32_t seed, const bool *mask, grad_result *out)
 {
     memset(out, 0, sizeof *out);
     plan pl;
     gh_buffers b;
-    int rc = run_plan(be, g, loss, batch, true, inputs, probe, seed, &pl, &b);
+    int rc = run_plan(be, g, loss, batch, true, inputs, probe, seed, mask, &pl, &b);
     if (rc == 0) {
         out->loss = read_loss(be, &b);
         out->param_grads = calloc((size_t)g->param_count + 1, sizeof(float *));
@@ -147,6 +147,18 @@ int gh_run(rt_backend *be, const vkt_graph *g, int loss, int batch, const void *
     plan_free(&pl, be);
     free_buffers(be, &b);
     return rc;
+}
+
+int gh_run(rt_backend *be, const vkt_graph *g, int loss, int batch, const void *const *inputs, int probe,
+           uint32_t seed, grad_result *out)
+{
+    return run_masked(be, g, loss, batch, inputs, probe, seed, NULL, out);
+}
+
+int gh_run_trainable(rt_backend *be, const vkt_graph *g, int loss, int batch, const void *const *inputs,
+                     const bool *trainable, grad_result *out)
+{
+    return run_masked(be, g, loss, batch, inputs, -1, 7, trainable, out);
 }
 
 void gh_free(const vkt_graph *g, grad_result *r)

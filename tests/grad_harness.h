@@ -20,6 +20,10 @@ typedef struct grad_result {
  * value to return (-1: none). seed: the step's dropout seed. */
 int gh_run(rt_backend *be, const vkt_graph *g, int loss, int batch, const void *const *inputs, int probe,
            uint32_t seed, grad_result *out);
+/* As gh_run, training only the parameters with trainable[i] set (NULL:
+ * every parameter that is not a state buffer). */
+int gh_run_trainable(rt_backend *be, const vkt_graph *g, int loss, int batch, const void *const *inputs,
+                     const bool *trainable, grad_result *out);
 /* Loss only (forward, training mode so batch norm uses batch stats). */
 double gh_loss(rt_backend *be, const vkt_graph *g, int loss, int batch, const void *const *inputs, uint32_t seed);
 void gh_free(const vkt_graph *g, grad_result *r);

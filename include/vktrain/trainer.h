@@ -55,11 +55,15 @@ typedef struct vkt_optimizer_config {
     vkt_schedule schedule;
 } vkt_optimizer_config;
 
-/* Which parameters are trained. Full training is the default; a named
- * set trains only the parameters listed (others stay bit-identical). */
+/* Which parameters are trained; the others stay bit-identical, get no
+ * gradient, and the backward pass stops below the lowest layer that
+ * still needs one. "Layers" are the graph's nodes that own parameters,
+ * in creation order. */
 typedef enum vkt_trainable_policy {
-    VKT_TRAIN_ALL = 0,
-    VKT_TRAIN_NAMED = 1,
+    VKT_TRAIN_ALL = 0,    /* every parameter                             */
+    VKT_TRAIN_NAMED = 1,  /* the parameters listed in `names`            */
+    VKT_TRAIN_LAST_K = 2, /* every parameter of the last `count` layers  */
+    VKT_TRAIN_BIAS = 3,   /* every "*.bias" parameter (TinyTL-style)     */
 } vkt_trainable_policy;
 
 /* An evaluation-only trainer: VKT_TRAIN_NAMED with count 0 trains
@@ -67,7 +71,7 @@ typedef enum vkt_trainable_policy {
 typedef struct vkt_trainable_set {
     vkt_trainable_policy policy;
     const char *const *names; /* NAMED: parameter names */
-    int count;
+    int count;                /* NAMED: entries in names; LAST_K: layers */
 } vkt_trainable_set;
 
 typedef struct vkt_trainer_options {
@@ -76,6 +80,10 @@ typedef struct vkt_trainer_options {
     int batch_size;
     /* Seed of the per-step random streams (dropout). */
     uint64_t seed;
+    /* > 0: fail vkt_trainer_create with VKT_ERR_NO_MEMORY when the
+     * training step's planned memory (weights, gradients, optimizer
+     * state, activations, inputs) exceeds this many bytes. */
+    size_t memory_budget;
     /* Keep a host copy of the weights and optimizer state as of the last
      * completed step, so that a lost device (VKT_ERR_DEVICE from a step)
      * loses no work: vkt_trainer_migrate() then continues on another

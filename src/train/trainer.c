@@ -11,14 +11,45 @@
 #include "runtime/rt_error.h"
 #include "trainer_internal.h"
 
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Parameters of the last `k` nodes that own parameters. */
+static void mark_last_layers(vkt_trainer *tr, int k)
+{
+    const vkt_graph *g = tr->graph;
+    for (int id = g->node_count - 1; id >= 0 && k > 0; id--) {
+        const node *n = &g->nodes[id];
+        if (n->nparams == 0)
+            continue;
+        for (int j = 0; j < n->nparams; j++)
+            tr->trainable[n->params[j]] = !g->params[n->params[j]].is_state;
+        k--;
+    }
+}
+
 static vkt_status resolve_trainable(vkt_trainer *tr, const vkt_trainable_set *set)
 {
     const vkt_graph *g = tr->graph;
+    vkt_trainable_policy policy = set ? set->policy : VKT_TRAIN_ALL;
     for (int i = 0; i < g->param_count; i++)
-        tr->trainable[i] = !g->params[i].is_state && (!set || set->policy == VKT_TRAIN_ALL);
-    if (!set || set->policy == VKT_TRAIN_ALL)
+        tr->trainable[i] = !g->params[i].is_state &&
+                           (policy == VKT_TRAIN_ALL || (policy == VKT_TRAIN_BIAS && ends_with(g->params[i].name, ".bias")));
+    switch (policy) {
+    case VKT_TRAIN_ALL:
+    case VKT_TRAIN_BIAS: return VKT_OK;
+    case VKT_TRAIN_LAST_K:
+        if (set->count < 1)
+            return rt_error(VKT_ERR_INVALID_ARG, "last-k policy needs k >= 1 (got %d)", set->count);
+        mark_last_layers(tr, set->count);
         return VKT_OK;
-    if (set->policy != VKT_TRAIN_NAMED || set->count < 0 || (set->count > 0 && !set->names))
+    case VKT_TRAIN_NAMED: break;
+    default: return rt_error(VKT_ERR_INVALID_ARG, "unknown trainable policy %d", (int)policy);
+    }
+    if (set->count < 0 || (set->count > 0 && !set->names))
         return rt_error(VKT_ERR_INVALID_ARG, "invalid trainable set");
     for (int k = 0; k < set->count; k++) {
         int i = set->names[k] ? graph_param_find(g, set->names[k]) : -1;
@@ -159,6 +190,20 @@ vkt_status trainer_download_params(vkt_trainer *tr)
     return VKT_OK;
 }
 
+/* Compiles the training step now and compares its plan with the budget. */
+static vkt_status check_budget(vkt_trainer *tr, size_t budget)
+{
+    vkt_memory_report m;
+    vkt_status st = vkt_trainer_memory(tr, &m);
+    if (st != VKT_OK || m.total_bytes <= budget)
+        return st;
+    return rt_error(VKT_ERR_NO_MEMORY,
+                    "the training step needs %zu bytes (weights %zu, gradients %zu, optimizer %zu, activations %zu, "
+                    "inputs %zu), over the %zu-byte memory budget",
+                    m.total_bytes, m.params_bytes, m.grads_bytes, m.optimizer_bytes, m.activations_bytes, m.io_bytes,
+                    budget);
+}
+
 vkt_status vkt_trainer_create(vkt_context *ctx, vkt_graph *graph, vkt_tensor loss, const vkt_trainer_options *options,
                               vkt_trainer **out)
 {
@@ -199,6 +244,8 @@ vkt_status vkt_trainer_create(vkt_context *ctx, vkt_graph *graph, vkt_tensor los
     }
     if (st == VKT_OK)
         st = trainer_upload_params(tr);
+    if (st == VKT_OK && options->memory_budget > 0)
+        st = check_budget(tr, options->memory_budget);
     if (st != VKT_OK) {
         vkt_trainer_destroy(tr);
         return st;

@@ -56,6 +56,8 @@ typedef struct cli_options {
     const char *resume_path;
     const char *log_path;
     bool quiet;
+    const char *policy;    /* full, last:K or bias (parsed by cli_parse_policy) */
+    const char *memory_budget; /* bytes, with an optional K/M/G suffix */
 
     bool lr_given;
     bool momentum_given;
@@ -74,6 +76,12 @@ void cli_error(const char *format, ...) __attribute__((format(printf, 1, 2)));
 int cli_api_error(vkt_status status, const char *format, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- options.c: argument parsing ---- */
+
+/* "full", "last:K" or "bias" into a trainable set; false (error printed)
+ * for anything else. */
+bool cli_parse_policy(const char *text, vkt_trainable_set *out);
+/* "123", "64K", "1.5M", "2G" into bytes; false (error printed) otherwise. */
+bool cli_parse_bytes(const char *option, const char *text, size_t *out);
 
 typedef enum cli_parse_result {
     CLI_PARSE_OK,

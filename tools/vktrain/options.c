@@ -77,7 +77,56 @@ static const option_spec option_table[] = {
     OTHER("--resume", VALUE_TEXT, resume_path, NOT_TRACKED, CLI_TRAIN),
     OTHER("--log", VALUE_TEXT, log_path, NOT_TRACKED, CLI_TRAIN),
     FLAG_ON("--quiet", quiet, CLI_TRAIN),
+    OTHER("--policy", VALUE_TEXT, policy, NOT_TRACKED, CLI_TRAIN),
+    OTHER("--memory-budget", VALUE_TEXT, memory_budget, NOT_TRACKED, CLI_TRAIN),
 };
+
+bool cli_parse_policy(const char *text, vkt_trainable_set *out)
+{
+    *out = (vkt_trainable_set){VKT_TRAIN_ALL, NULL, 0};
+    if (strcmp(text, "full") == 0)
+        return true;
+    if (strcmp(text, "bias") == 0) {
+        out->policy = VKT_TRAIN_BIAS;
+        return true;
+    }
+    if (strncmp(text, "last:", 5) == 0) {
+        char *end;
+        errno = 0;
+        long k = strtol(text + 5, &end, 10);
+        if (text[5] >= '0' && text[5] <= '9' && *end == '\0' && errno == 0 && k >= 1 && k <= 100000) {
+            out->policy = VKT_TRAIN_LAST_K;
+            out->count = (int)k;
+            return true;
+        }
+    }
+    cli_error("invalid value '%s' for --policy (expected full, last:K with K >= 1, or bias)", text);
+    return false;
+}
+
+bool cli_parse_bytes(const char *option, const char *text, size_t *out)
+{
+    char *end;
+    errno = 0;
+    double v = (text[0] >= '0' && text[0] <= '9') ? strtod(text, &end) : -1;
+    double scale = 1;
+    if (v >= 0 && errno == 0) {
+        switch (*end) {
+        case 'K': case 'k': scale = 1024.0, end++; break;
+        case 'M': case 'm': scale = 1024.0 * 1024, end++; break;
+        case 'G': case 'g': scale = 1024.0 * 1024 * 1024, end++; break;
+        default: break;
+        }
+        if (*end == 'B' || *end == 'b')
+            end++;
+    }
+    if (v < 0 || errno != 0 || *end != '\0' || v * scale < 1 || v * scale > 1e15) {
+        cli_error("invalid value '%s' for %s (expected bytes, e.g. 4000000, 512K, 4M or 1G)", text, option);
+        return false;
+    }
+    *out = (size_t)(v * scale);
+    return true;
+}
 
 static const char *command_name(cli_command command)
 {
@@ -427,6 +476,9 @@ static void print_train_usage(FILE *stream)
           "execution:\n"
           "  --threads N              CPU threads (default 0 = all cores)\n"
           "  --device NAME            auto, cpu, vulkan or vulkan:N (default auto)\n"
+          "  --policy NAME            parameters to train: full, last:K (the last K layers) or bias\n"
+          "                           (default full); frozen layers get no backward pass\n"
+          "  --memory-budget BYTES    refuse a training step planned over BYTES (e.g. 512K, 4M)\n"
           "\n"
           "output:\n"
           "  --save FILE.safetensors  save the trained weights at the end\n"

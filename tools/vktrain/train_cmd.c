@@ -219,8 +219,14 @@ static int create_trainer(train_run *r)
     if (status != VKT_OK)
         return cli_api_error(status, "cannot open the device");
 
+    vkt_trainable_set trainable = {VKT_TRAIN_ALL, NULL, 0};
+    size_t budget = 0;
+    if ((o->policy && !cli_parse_policy(o->policy, &trainable)) ||
+        (o->memory_budget && !cli_parse_bytes("--memory-budget", o->memory_budget, &budget)))
+        return 1;
     const vkt_trainer_options trainer_options = {
-        .trainable = NULL,
+        .trainable = &trainable,
+        .memory_budget = budget,
         .optimizer = optimizer_config(o, r->batches_per_epoch),
         .batch_size = o->batch,
         .seed = o->seed,

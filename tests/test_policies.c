@@ -1,0 +1,222 @@
+/* Trainable-set policies: the gradients of the trained parameters equal
+ * those of full backprop bit for bit (CPU), frozen parameters get no
+ * gradient and stay bit-identical, pruned backward work is really absent
+ * from the compiled step, and memory budgets are enforced at compile. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <vktrain/vktrain.h>
+
+#include "grad_harness.h"
+#include "src/train/trainer_internal.h"
+#include "test_util.h"
+
+#define BATCH 5
+#define CLASSES 4
+
+typedef struct net {
+    vkt_context *ctx;
+    vkt_graph *g;
+    vkt_tensor loss;
+    float x[BATCH * 2 * 8 * 8];
+    int32_t y[BATCH];
+} net;
+
+/* conv -> bn -> relu -> conv -> relu -> gap -> linear -> CE */
+static void net_make(net *n)
+{
+    vkt_context_options co = {"cpu", 2};
+    assert_int_equal(vkt_context_create(&co, &n->ctx), VKT_OK);
+    assert_int_equal(vkt_graph_create(3, &n->g), VKT_OK);
+    int img[3] = {2, 8, 8};
+    vkt_tensor x = vkt_input(n->g, "x", VKT_F32, 3, img);
+    vkt_tensor y = vkt_input(n->g, "y", VKT_I32, 0, NULL);
+    vkt_conv2d_params c1 = {.out_channels = 4, .kernel_h = 3, .kernel_w = 3, .pad_h = 1, .pad_w = 1, .bias = true};
+    vkt_tensor h = vkt_conv2d(n->g, x, &c1, "0");
+    h = vkt_relu(n->g, vkt_batch_norm(n->g, h, 1e-5f, 0.1f, "1"));
+    vkt_conv2d_params c2 = {.out_channels = 6, .kernel_h = 3, .kernel_w = 3, .stride_h = 2, .stride_w = 2,
+                            .pad_h = 1, .pad_w = 1, .bias = true};
+    h = vkt_relu(n->g, vkt_conv2d(n->g, h, &c2, "3"));
+    h = vkt_global_avg_pool(n->g, h);
+    n->loss = vkt_softmax_cross_entropy(n->g, vkt_linear(n->g, h, CLASSES, true, "6"), y, 0.0f);
+    assert_int_equal(vkt_graph_status(n->g), VKT_OK);
+    tu_fill_uniform(n->x, sizeof n->x / sizeof n->x[0], 4, -1, 1);
+    for (int i = 0; i < BATCH; i++)
+        n->y[i] = i % CLASSES;
+}
+
+static void net_free(net *n)
+{
+    vkt_graph_destroy(n->g);
+    vkt_context_destroy(n->ctx);
+}
+
+static vkt_trainer *trainer_for(net *n, const vkt_trainable_set *set, size_t budget, vkt_status want)
+{
+    vkt_trainer_options to = {.trainable = set, .batch_size = BATCH, .memory_budget = budget,
+                              .optimizer = {.kind = VKT_OPT_SGD, .lr = 0.1f, .momentum = 0.9f}};
+    vkt_trainer *tr = NULL;
+    vkt_status st = vkt_trainer_create(n->ctx, n->g, n->loss, &to, &tr);
+    if (st != want)
+        fail_msg("trainer_create: %s (%s)", vkt_status_name(st), vkt_last_error());
+    return tr;
+}
+
+static int count_kernels(const plan *pl, rt_kernel k)
+{
+    int c = 0;
+    for (int i = 0; i < pl->launch_count; i++)
+        c += pl->launches[i].kernel == k;
+    return c;
+}
+
+static const plan *training_plan(vkt_trainer *tr)
+{
+    vkt_memory_report m;
+    assert_int_equal(vkt_trainer_memory(tr, &m), VKT_OK); /* compiles the step */
+    for (int i = 0; i < TRAINER_MAX_PLANS; i++)
+        if (tr->plans[i].used && tr->plans[i].training)
+            return &tr->plans[i].pl;
+    fail_msg("no training plan");
+    return NULL;
+}
+
+static const char *const conv2_names[] = {"3.weight"};
+
+static const vkt_trainable_set policies[] = {
+    {VKT_TRAIN_LAST_K, NULL, 1},
+    {VKT_TRAIN_LAST_K, NULL, 2},
+    {VKT_TRAIN_BIAS, NULL, 0},
+    {VKT_TRAIN_NAMED, conv2_names, 1},
+};
+static const char *const policy_names[] = {"last:1", "last:2", "bias", "named conv2 weight"};
+
+static void test_gradients_equal_full_backprop(void **state)
+{
+    (void)state;
+    net n;
+    net_make(&n);
+    rt_backend *be = n.ctx->backend;
+    const void *in[2] = {n.x, n.y};
+    grad_result full;
+    assert_int_equal(gh_run_trainable(be, n.g, n.loss, BATCH, in, NULL, &full), 0);
+    for (size_t p = 0; p < sizeof policies / sizeof policies[0]; p++) {
+        vkt_trainer *tr = trainer_for(&n, &policies[p], 0, VKT_OK);
+        grad_result part;
+        assert_int_equal(gh_run_trainable(be, n.g, n.loss, BATCH, in, tr->trainable, &part), 0);
+        int trained = 0;
+        for (int i = 0; i < n.g->param_count; i++) {
+            if (!tr->trainable[i]) {
+                if (part.param_grads[i])
+                    fail_msg("%s: frozen %s got a gradient", policy_names[p], n.g->params[i].name);
+                continue;
+            }
+            trained++;
+            assert_non_null(part.param_grads[i]);
+            if (memcmp(part.param_grads[i], full.param_grads[i], n.g->params[i].numel * 4) != 0)
+                fail_msg("%s: gradient of %s differs from full backprop", policy_names[p], n.g->params[i].name);
+        }
+        assert_true(trained > 0);
+        gh_free(n.g, &part);
+        vkt_trainer_destroy(tr);
+    }
+    gh_free(n.g, &full);
+    net_free(&n);
+}
+
+/* The compiled step holds no work for what is frozen: last:1 trains the
+ * head only, so no convolution, batch norm or activation backward runs,
+ * and only one optimizer update. */
+static void test_pruned_work_absent(void **state)
+{
+    (void)state;
+    net n;
+    net_make(&n);
+    vkt_trainer *full = trainer_for(&n, NULL, 0, VKT_OK);
+    vkt_trainer *head = trainer_for(&n, &policies[0], 0, VKT_OK);
+    vkt_trainer *bias = trainer_for(&n, &policies[2], 0, VKT_OK);
+    const plan *pf = training_plan(full), *ph = training_plan(head), *pb = training_plan(bias);
+    assert_int_equal(count_kernels(pf, RT_K_COL2IM), 1); /* conv "3" input gradient; "0" has none */
+    assert_int_equal(count_kernels(pf, RT_K_BN_BWD), 1);
+    assert_int_equal(count_kernels(pf, RT_K_SGD), 8);
+    assert_int_equal(count_kernels(ph, RT_K_COL2IM), 0);
+    assert_int_equal(count_kernels(ph, RT_K_BN_BWD), 0);
+    assert_int_equal(count_kernels(ph, RT_K_ACT_BWD), 0);
+    assert_int_equal(count_kernels(ph, RT_K_GAP_BWD), 0);
+    assert_int_equal(count_kernels(ph, RT_K_SGD), 2);
+    assert_true(ph->launch_count < pf->launch_count);
+    /* bias-only: no weight-gradient GEMMs (forward GEMMs: 2 convs + linear;
+     * backward: input gradients of linear and conv "3" only). */
+    assert_int_equal(count_kernels(pb, RT_K_GEMM), count_kernels(pf, RT_K_GEMM) - 3);
+    assert_int_equal(count_kernels(pb, RT_K_SGD), 4); /* 0.bias, 1.bias (batch norm), 3.bias, 6.bias */
+    /* Memory follows: fewer gradients, less optimizer state, smaller arena. */
+    vkt_memory_report mf, mh;
+    vkt_trainer_memory(full, &mf);
+    vkt_trainer_memory(head, &mh);
+    assert_int_equal(mh.grads_bytes, (CLASSES * 6 + CLASSES) * 4);
+    assert_true(mh.activations_bytes < mf.activations_bytes);
+    vkt_trainer_destroy(full);
+    vkt_trainer_destroy(head);
+    vkt_trainer_destroy(bias);
+    net_free(&n);
+}
+
+static void test_frozen_stay_identical(void **state)
+{
+    (void)state;
+    net n;
+    net_make(&n);
+    vkt_trainer *tr = trainer_for(&n, &policies[2], 0, VKT_OK);
+    /* (conv "0"'s bias feeds batch norm, which cancels its gradient:
+     * conv "3"'s bias shows the motion.) */
+    float w0[4 * 2 * 9], w1[4 * 2 * 9], b0[6], b1[6];
+    vkt_graph_param_get(n.g, "0.weight", w0, 72);
+    vkt_graph_param_get(n.g, "3.bias", b0, 6);
+    const void *in[2] = {n.x, n.y};
+    for (int s = 0; s < 5; s++)
+        assert_int_equal(vkt_trainer_step(tr, in, BATCH), VKT_OK);
+    assert_int_equal(vkt_trainer_sync_weights(tr), VKT_OK);
+    vkt_graph_param_get(n.g, "0.weight", w1, 72);
+    vkt_graph_param_get(n.g, "3.bias", b1, 6);
+    assert_memory_equal(w0, w1, sizeof w0);
+    assert_memory_not_equal(b0, b1, sizeof b0);
+    vkt_trainer_destroy(tr);
+    net_free(&n);
+}
+
+static void test_memory_budget(void **state)
+{
+    (void)state;
+    net n;
+    net_make(&n);
+    vkt_trainer *tr = trainer_for(&n, NULL, 1000, VKT_ERR_NO_MEMORY);
+    assert_null(tr);
+    assert_non_null(strstr(vkt_last_error(), "memory budget"));
+    tr = trainer_for(&n, NULL, 64 << 20, VKT_OK);
+    vkt_memory_report m;
+    assert_int_equal(vkt_trainer_memory(tr, &m), VKT_OK);
+    vkt_trainer_destroy(tr);
+    /* The budget that fits the head only refuses full training. */
+    vkt_trainer *head = trainer_for(&n, &policies[0], 0, VKT_OK);
+    vkt_memory_report mh;
+    vkt_trainer_memory(head, &mh);
+    vkt_trainer_destroy(head);
+    assert_true(mh.total_bytes < m.total_bytes);
+    assert_null(trainer_for(&n, NULL, mh.total_bytes, VKT_ERR_NO_MEMORY));
+    tr = trainer_for(&n, &policies[0], mh.total_bytes, VKT_OK);
+    vkt_trainer_destroy(tr);
+    vkt_trainable_set bad = {VKT_TRAIN_LAST_K, NULL, 0};
+    assert_null(trainer_for(&n, &bad, 0, VKT_ERR_INVALID_ARG));
+    net_free(&n);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_gradients_equal_full_backprop),
+        cmocka_unit_test(test_pruned_work_absent),
+        cmocka_unit_test(test_frozen_stay_identical),
+        cmocka_unit_test(test_memory_budget),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
