@@ -196,6 +196,15 @@ typedef enum rt_kernel {
      * i: 0 count, 1 use_clip; f: 0 beta1, 1 beta2, 2 eps, 3 weight_decay */
     RT_K_ADAMW = 31,
 
+    /* fp16 storage of saved activations: pack count floats into IEEE
+     * half precision (round to nearest even, overflow to inf, NaN kept),
+     * two per 32-bit word, element 2k in the low half of word k.
+     * args: 0 src (count floats), 1 dst ((count+1)/2 words); i: 0 count */
+    RT_K_PACK_F16 = 32,
+    /* Unpack (exact). args: 0 src ((count+1)/2 words), 1 dst (count
+     * floats); i: 0 count */
+    RT_K_UNPACK_F16 = 33,
+
     RT_K_COUNT
 } rt_kernel;
 

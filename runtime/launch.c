@@ -59,6 +59,8 @@ static const char *const kernel_names[RT_K_COUNT] = {
     [RT_K_GRAD_NORM] = "grad_norm",
     [RT_K_SGD] = "sgd",
     [RT_K_ADAMW] = "adamw",
+    [RT_K_PACK_F16] = "pack_f16",
+    [RT_K_UNPACK_F16] = "unpack_f16",
 };
 
 const char *rt_kernel_name(rt_kernel k)
@@ -614,6 +616,20 @@ static void rules_adamw(checker *c)
     scalars_arg(c, 4);
 }
 
+static void rules_pack_f16(checker *c)
+{
+    int64_t n = dim(c, 0, "count", 0);
+    arg(c, 0, "src", n);
+    arg(c, 1, "dst", n / 2 + n % 2);
+}
+
+static void rules_unpack_f16(checker *c)
+{
+    int64_t n = dim(c, 0, "count", 0);
+    arg(c, 0, "src", n / 2 + n % 2);
+    arg(c, 1, "dst", n);
+}
+
 static void (*const kernel_rules[RT_K_COUNT])(checker *) = {
     [RT_K_GEMM] = rules_gemm,
     [RT_K_IM2COL] = rules_im2col,
@@ -647,6 +663,8 @@ static void (*const kernel_rules[RT_K_COUNT])(checker *) = {
     [RT_K_GRAD_NORM] = rules_grad_norm,
     [RT_K_SGD] = rules_sgd,
     [RT_K_ADAMW] = rules_adamw,
+    [RT_K_PACK_F16] = rules_pack_f16,
+    [RT_K_UNPACK_F16] = rules_unpack_f16,
 };
 
 /* Compares each view with its rule: a view the kernel touches must be

@@ -47,6 +47,30 @@ static void test_fill_and_copy(void **state)
     }
 }
 
+/* fp16 pack/unpack agree with the CPU bit for bit (lavapipe rounds to
+ * nearest even like the CPU; the spec leaves packHalf2x16's rounding to
+ * the device, so a real GPU may differ by one half-ulp). */
+static void test_fp16_conversions(void **state)
+{
+    (void)state;
+    int counts[] = {1, 2, 129, 100001};
+    for (int k = 0; k < 4; k++) {
+        int n = counts[k];
+        float *x = vkh_rand((size_t)n, 11, -70000.0f, 70000.0f);
+        for (int i = 0; i < n; i += 7)
+            x[i] *= 1e-6f; /* some subnormal halves too */
+        rt_params p = {{0}, {0}};
+        p.i[0] = n;
+        vkh_arg pack[2] = {{(size_t)n, false, x}, {(size_t)(n + 1) / 2, true, NULL}};
+        assert_true(vkh_compare(RT_K_PACK_F16, &p, 2, pack, 0, 0, "pack_f16") == 0);
+        int *words = vkh_rand_int((size_t)(n + 1) / 2, 5, 1 << 30);
+        vkh_arg unpack[2] = {{(size_t)(n + 1) / 2, true, words}, {(size_t)n, false, NULL}};
+        assert_true(vkh_compare(RT_K_UNPACK_F16, &p, 2, unpack, 0, 0, "unpack_f16") == 0);
+        free(x);
+        free(words);
+    }
+}
+
 /* A program run is exactly one queue submit and no host wait; the wait
  * happens when the result is read. */
 static void test_one_submit_per_run(void **state)
@@ -122,6 +146,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_transfers),
         cmocka_unit_test(test_fill_and_copy),
+        cmocka_unit_test(test_fp16_conversions),
         cmocka_unit_test(test_one_submit_per_run),
         cmocka_unit_test(test_pipeline_cache_file),
     };

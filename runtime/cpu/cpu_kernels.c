@@ -33,4 +33,6 @@ const cpu_kernel_fn cpu_kernel_table[RT_K_COUNT] = {
     [RT_K_GRAD_NORM] = cpu_grad_norm,
     [RT_K_SGD] = cpu_sgd,
     [RT_K_ADAMW] = cpu_adamw,
+    [RT_K_PACK_F16] = cpu_pack_f16,
+    [RT_K_UNPACK_F16] = cpu_unpack_f16,
 };

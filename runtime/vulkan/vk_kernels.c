@@ -5,6 +5,7 @@
  *             returns for item_index() >= n.
  *   ROWS(r):  one workgroup per row (reductions in shared memory); the
  *             shader returns for group_index() >= r.
+ *   ITEMS((count+1)/2) for the fp16 conversions: one thread per word.
  *   GEMM:     64x64 output tiles: (ceil(N/64), ceil(M/64), batch or 1).
  * Grids over 65535 groups are folded into 2-D (see shaders/common.glsl). */
 #include "vk_backend.h"
@@ -61,6 +62,7 @@ ITEMS(grid_embed_fwd, u(i[0]) * u(i[2]))
 ITEMS(grid_embed_bwd, u(i[1]) * u(i[2]))
 ROWS(grid_single, 1)
 ITEMS(grid_nd, u(i[0]) * u(i[1]))
+ITEMS(grid_pairs, (u(i[0]) + 1) / 2)
 
 static void grid_gemm(const rt_params *p, uint32_t local, uint32_t g[3])
 {
@@ -106,6 +108,8 @@ static const vk_kernel_info kernel_table[RT_K_COUNT] = {
     K(RT_K_GRAD_NORM, grad_norm, 128, grid_single),
     K(RT_K_SGD, sgd, 128, grid_count),
     K(RT_K_ADAMW, adamw, 128, grid_count),
+    K(RT_K_PACK_F16, pack_f16, 128, grid_pairs),
+    K(RT_K_UNPACK_F16, unpack_f16, 128, grid_pairs),
 };
 
 const vk_kernel_info *vk_kernel_get(rt_kernel k)
