@@ -2,6 +2,7 @@
  * those of full backprop bit for bit (CPU), frozen parameters get no
  * gradient and stay bit-identical, pruned backward work is really absent
  * from the compiled step, and memory budgets are enforced at compile. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -210,6 +211,39 @@ static void test_memory_budget(void **state)
     net_free(&n);
 }
 
+/* fp16 storage of saved activations: less activation memory, the same
+ * compiled work plus pack/unpack launches, and training that follows the
+ * fp32 run closely. */
+static void test_fp16_activations(void **state)
+{
+    (void)state;
+    net n;
+    net_make(&n);
+    vkt_trainer *tr32 = trainer_for(&n, NULL, 0, VKT_OK), *tr16;
+    vkt_trainer_options to = {.batch_size = BATCH, .fp16_activations = true,
+                              .optimizer = {.kind = VKT_OPT_SGD, .lr = 0.1f, .momentum = 0.9f}};
+    assert_int_equal(vkt_trainer_create(n.ctx, n.g, n.loss, &to, &tr16), VKT_OK);
+    const plan *p32 = training_plan(tr32), *p16 = training_plan(tr16);
+    int packs = count_kernels(p16, RT_K_PACK_F16);
+    assert_true(packs >= 2);
+    assert_int_equal(count_kernels(p16, RT_K_UNPACK_F16), packs);
+    assert_int_equal(p16->launch_count, p32->launch_count + 2 * packs);
+    assert_true(p16->arena_bytes < p32->arena_bytes);
+    const void *in[2] = {n.x, n.y};
+    for (int s = 0; s < 20; s++) {
+        assert_int_equal(vkt_trainer_step(tr32, in, BATCH), VKT_OK);
+        assert_int_equal(vkt_trainer_step(tr16, in, BATCH), VKT_OK);
+    }
+    vkt_metrics m32, m16;
+    assert_int_equal(vkt_trainer_read_train_metrics(tr32, &m32), VKT_OK);
+    assert_int_equal(vkt_trainer_read_train_metrics(tr16, &m16), VKT_OK);
+    assert_true(fabs(m16.loss_mean - m32.loss_mean) < 0.01 * m32.loss_mean);
+    assert_true(isfinite(m16.last_loss) && m16.last_loss < m16.loss_mean); /* still learning */
+    vkt_trainer_destroy(tr32);
+    vkt_trainer_destroy(tr16);
+    net_free(&n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -217,6 +251,7 @@ int main(void)
         cmocka_unit_test(test_pruned_work_absent),
         cmocka_unit_test(test_frozen_stay_identical),
         cmocka_unit_test(test_memory_budget),
+        cmocka_unit_test(test_fp16_activations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

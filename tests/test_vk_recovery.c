@@ -14,6 +14,7 @@
 #define FEATURES 12
 #define CLASSES 3
 #define BATCH 16
+#define HIDDEN 64 /* 16 x 64 floats: large enough for fp16 storage to apply */
 
 static float xs[BATCH * FEATURES];
 static int32_t ys[BATCH];
@@ -33,18 +34,23 @@ static vkt_context *make_context(const char *device)
     return ctx;
 }
 
-static void model_make(model *m, vkt_context *ctx, bool recoverable)
+static void model_make_opts(model *m, vkt_context *ctx, bool recoverable, bool fp16)
 {
     assert_int_equal(vkt_graph_create(5, &m->g), VKT_OK);
     int d = FEATURES;
     vkt_tensor x = vkt_input(m->g, "x", VKT_F32, 1, &d);
     vkt_tensor y = vkt_input(m->g, "y", VKT_I32, 0, NULL);
-    vkt_tensor h = vkt_relu(m->g, vkt_linear(m->g, x, 16, true, "0"));
+    vkt_tensor h = vkt_relu(m->g, vkt_linear(m->g, x, HIDDEN, true, "0"));
     vkt_tensor loss = vkt_softmax_cross_entropy(m->g, vkt_linear(m->g, h, CLASSES, true, "2"), y, 0.0f);
-    vkt_trainer_options to = {.batch_size = BATCH, .recoverable = recoverable,
+    vkt_trainer_options to = {.batch_size = BATCH, .recoverable = recoverable, .fp16_activations = fp16,
                               .optimizer = {.kind = VKT_OPT_SGD, .lr = 0.1f, .momentum = 0.9f}};
     if (vkt_trainer_create(ctx, m->g, loss, &to, &m->tr) != VKT_OK)
         fail_msg("trainer: %s", vkt_last_error());
+}
+
+static void model_make(model *m, vkt_context *ctx, bool recoverable)
+{
+    model_make_opts(m, ctx, recoverable, false);
 }
 
 static void model_free(model *m)
@@ -64,8 +70,8 @@ static void steps(model *m, int n)
 static void weights(model *m, float *w0, float *w2)
 {
     assert_int_equal(vkt_trainer_sync_weights(m->tr), VKT_OK);
-    assert_int_equal(vkt_graph_param_get(m->g, "0.weight", w0, 16 * FEATURES), VKT_OK);
-    assert_int_equal(vkt_graph_param_get(m->g, "2.weight", w2, CLASSES * 16), VKT_OK);
+    assert_int_equal(vkt_graph_param_get(m->g, "0.weight", w0, HIDDEN * FEATURES), VKT_OK);
+    assert_int_equal(vkt_graph_param_get(m->g, "2.weight", w2, CLASSES * HIDDEN), VKT_OK);
 }
 
 static void assert_no_validation(vkt_context *ctx)
@@ -89,11 +95,33 @@ static void test_trains_like_cpu(void **state)
     assert_int_equal(vkt_trainer_read_train_metrics(b.tr, &mb), VKT_OK);
     assert_int_equal(ma.samples, 20 * BATCH);
     assert_true(fabs(ma.loss_mean - mb.loss_mean) < 1e-4 * fabs(mb.loss_mean) + 1e-5);
-    float wa0[16 * FEATURES], wa2[CLASSES * 16], wb0[16 * FEATURES], wb2[CLASSES * 16];
+    float wa0[HIDDEN * FEATURES], wa2[CLASSES * HIDDEN], wb0[HIDDEN * FEATURES], wb2[CLASSES * HIDDEN];
     weights(&a, wa0, wa2);
     weights(&b, wb0, wb2);
-    assert_true(tu_max_rel_diff(wa0, wb0, 16 * FEATURES) < 1e-3);
-    assert_true(tu_max_rel_diff(wa2, wb2, CLASSES * 16) < 1e-3);
+    assert_true(tu_max_rel_diff(wa0, wb0, HIDDEN * FEATURES) < 1e-3);
+    assert_true(tu_max_rel_diff(wa2, wb2, CLASSES * HIDDEN) < 1e-3);
+    assert_no_validation(vk);
+    model_free(&a);
+    model_free(&b);
+    vkt_context_destroy(vk);
+    vkt_context_destroy(cpu);
+}
+
+/* fp16 storage of saved activations runs on Vulkan like on the CPU. */
+static void test_fp16_activations_like_cpu(void **state)
+{
+    (void)state;
+    vkt_context *vk = make_context("vulkan"), *cpu = make_context("cpu");
+    model a, b;
+    model_make_opts(&a, vk, false, true);
+    model_make_opts(&b, cpu, false, true);
+    steps(&a, 10);
+    steps(&b, 10);
+    float wa0[HIDDEN * FEATURES], wa2[CLASSES * HIDDEN], wb0[HIDDEN * FEATURES], wb2[CLASSES * HIDDEN];
+    weights(&a, wa0, wa2);
+    weights(&b, wb0, wb2);
+    assert_true(tu_max_rel_diff(wa0, wb0, HIDDEN * FEATURES) < 1e-3);
+    assert_true(tu_max_rel_diff(wa2, wb2, CLASSES * HIDDEN) < 1e-3);
     assert_no_validation(vk);
     model_free(&a);
     model_free(&b);
@@ -120,7 +148,7 @@ static void test_device_lost_then_cpu(void **state)
 
     assert_int_equal(vkt_trainer_migrate(a.tr, cpu), VKT_OK);
     assert_int_equal(vkt_trainer_step_count(a.tr), 5);
-    float w0[16 * FEATURES], w2[CLASSES * 16], r0[16 * FEATURES], r2[CLASSES * 16];
+    float w0[HIDDEN * FEATURES], w2[CLASSES * HIDDEN], r0[HIDDEN * FEATURES], r2[CLASSES * HIDDEN];
     weights(&a, w0, w2);
     weights(&ref, r0, r2);
     assert_memory_equal(w0, r0, sizeof w0); /* nothing lost: exactly step 5's weights */
@@ -131,8 +159,8 @@ static void test_device_lost_then_cpu(void **state)
     weights(&a, w0, w2);
     weights(&ref, r0, r2);
     assert_int_equal(vkt_trainer_step_count(a.tr), 8);
-    assert_true(tu_max_rel_diff(w0, r0, 16 * FEATURES) < 1e-3);
-    assert_true(tu_max_rel_diff(w2, r2, CLASSES * 16) < 1e-3);
+    assert_true(tu_max_rel_diff(w0, r0, HIDDEN * FEATURES) < 1e-3);
+    assert_true(tu_max_rel_diff(w2, r2, CLASSES * HIDDEN) < 1e-3);
     model_free(&a);
     model_free(&ref);
     vkt_context_destroy(vk);
@@ -167,6 +195,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trains_like_cpu),
+        cmocka_unit_test(test_fp16_activations_like_cpu),
         cmocka_unit_test(test_device_lost_then_cpu),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

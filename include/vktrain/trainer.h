@@ -84,6 +84,10 @@ typedef struct vkt_trainer_options {
      * training step's planned memory (weights, gradients, optimizer
      * state, activations, inputs) exceeds this many bytes. */
     size_t memory_budget;
+    /* Keep activations that forward saves for backward in fp16 between
+     * the two (arithmetic stays fp32): about half the activation memory
+     * for a small loss of gradient precision. Any backend. */
+    bool fp16_activations;
     /* Keep a host copy of the weights and optimizer state as of the last
      * completed step, so that a lost device (VKT_ERR_DEVICE from a step)
      * loses no work: vkt_trainer_migrate() then continues on another

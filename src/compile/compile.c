@@ -58,6 +58,7 @@ vkt_status compile_plan(plan *pl, const compile_request *req)
         const node *n = &g->nodes[id];
         op_get(n->kind)->forward(pl, n, id);
     }
+    int forward_end = pl->launch_count;
     if (req->training) {
         /* Backward: the loss seeds it; others run once their gradient
          * has received every contribution (all consumers come later). */
@@ -76,6 +77,8 @@ vkt_status compile_plan(plan *pl, const compile_request *req)
         if (req->optimizer)
             optimizer_emit(pl, req->optimizer);
     }
+    if (req->training && req->fp16_activations && pl->error == VKT_OK)
+        pl->error = plan_store_half(pl, forward_end);
     /* Results read after the run must not share memory with anything
      * that comes later. */
     for (int k = 0; req->input_grads && k < g->input_count; k++) {

@@ -18,6 +18,7 @@ typedef struct compile_request {
     bool input_grads;    /* also differentiate float graph inputs (tests, attribution);
                             their gradients stay readable after the run */
     int probe;           /* node whose forward value stays readable (-1: none) */
+    bool fp16_activations; /* training plans: saved activations in fp16 */
 } compile_request;
 
 vkt_status compile_plan(plan *pl, const compile_request *req);

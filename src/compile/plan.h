@@ -128,6 +128,10 @@ static inline rt_params rt_params_zero(void)
 /* --- used by the compiler --- */
 vkt_status plan_init(plan *pl, const vkt_graph *g, int batch, bool training, const bool *trainable);
 void plan_free(plan *pl, rt_backend *be);
+/* Keep activations that live from forward into backward as fp16
+ * between the two (half_storage.c); forward_end is the index of the
+ * first backward launch. */
+vkt_status plan_store_half(plan *pl, int forward_end);
 /* Give arena slots offsets by liveness; sets arena_bytes. */
 void plan_memory(plan *pl);
 /* Resolve slots to views and create the backend program. */

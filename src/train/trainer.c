@@ -231,6 +231,7 @@ vkt_status vkt_trainer_create(vkt_context *ctx, vkt_graph *graph, vkt_tensor los
     tr->batch = options->batch_size;
     tr->seed = options->seed;
     tr->recoverable = options->recoverable;
+    tr->fp16_activations = options->fp16_activations;
     vkt_status st = optimizer_config_check(&tr->opt);
     if (st == VKT_OK)
         st = layout_buffers(tr);
@@ -294,7 +295,8 @@ static vkt_status get_plan(vkt_trainer *tr, int batch, bool training, plan **out
         plan_free(&c->pl, tr->be);
         c->used = false;
     }
-    compile_request req = {tr->graph, tr->loss, batch, training, tr->trainable, &tr->opt, false, -1};
+    compile_request req = {tr->graph, tr->loss, batch, training, tr->trainable, &tr->opt, false, -1,
+                           tr->fp16_activations};
     vkt_status st = compile_plan(&c->pl, &req);
     plan_bindings b = {tr->params, tr->grads, tr->opt_state, tr->inputs,
                        training ? tr->train_scalars : tr->eval_scalars,

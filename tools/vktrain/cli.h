@@ -58,6 +58,7 @@ typedef struct cli_options {
     bool quiet;
     const char *policy;    /* full, last:K or bias (parsed by cli_parse_policy) */
     const char *memory_budget; /* bytes, with an optional K/M/G suffix */
+    bool fp16;                 /* saved activations in fp16 */
 
     bool lr_given;
     bool momentum_given;

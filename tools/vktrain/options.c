@@ -79,6 +79,7 @@ static const option_spec option_table[] = {
     FLAG_ON("--quiet", quiet, CLI_TRAIN),
     OTHER("--policy", VALUE_TEXT, policy, NOT_TRACKED, CLI_TRAIN),
     OTHER("--memory-budget", VALUE_TEXT, memory_budget, NOT_TRACKED, CLI_TRAIN),
+    FLAG_ON("--fp16", fp16, CLI_TRAIN),
 };
 
 bool cli_parse_policy(const char *text, vkt_trainable_set *out)
@@ -479,6 +480,7 @@ static void print_train_usage(FILE *stream)
           "  --policy NAME            parameters to train: full, last:K (the last K layers) or bias\n"
           "                           (default full); frozen layers get no backward pass\n"
           "  --memory-budget BYTES    refuse a training step planned over BYTES (e.g. 512K, 4M)\n"
+          "  --fp16                   keep activations saved for backward in fp16 (fp32 math)\n"
           "\n"
           "output:\n"
           "  --save FILE.safetensors  save the trained weights at the end\n"

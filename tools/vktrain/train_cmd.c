@@ -227,6 +227,7 @@ static int create_trainer(train_run *r)
     const vkt_trainer_options trainer_options = {
         .trainable = &trainable,
         .memory_budget = budget,
+        .fp16_activations = o->fp16,
         .optimizer = optimizer_config(o, r->batches_per_epoch),
         .batch_size = o->batch,
         .seed = o->seed,
