@@ -78,6 +78,9 @@ uint32_t rt_vulkan_validation_messages(const rt_backend *be, const char **first)
 /* Test hook: the `submits`-th program run from now fails as if the
  * device were lost, and so does everything after it. */
 void rt_vulkan_inject_fault(rt_backend *be, int submits);
+/* Whether 16-bit storage is detected, not turned off by a quirk, and so
+ * used (fp16 pack/unpack shaders). */
+bool rt_vulkan_uses_storage16(const rt_backend *be);
 /* Whether a valid on-disk pipeline cache was loaded at creation. */
 bool rt_vulkan_pipeline_cache_loaded(const rt_backend *be);
 /* Whether any Vulkan 1.1 device that is not CPU-type exists (cheap: no

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <vktrain/context.h>
+
 #include "test_util.h"
 #include "vk_harness.h"
 
@@ -69,6 +71,64 @@ static void test_fp16_conversions(void **state)
         free(x);
         free(words);
     }
+}
+
+/* The 16-bit storage variant is used where the device has it; the quirk
+ * mechanism (here through VKT_VULKAN_DISABLE) turns it off, and the
+ * packed fallback then gives the same bits. */
+static void test_storage16_and_quirks(void **state)
+{
+    (void)state;
+    rt_backend *vk = vkh_vulkan();
+    vkt_device_info info[4];
+    int count = 0;
+    assert_int_equal(vkt_list_devices(info, 4, &count), VKT_OK);
+    assert_int_equal(rt_vulkan_uses_storage16(vk), info[0].storage_16bit);
+
+    setenv("VKT_VULKAN_DISABLE", "storage16", 1);
+    rt_backend *plain;
+    assert_int_equal(rt_vulkan_backend_create(-1, true, &plain), VKT_OK);
+    assert_false(rt_vulkan_uses_storage16(plain));
+    assert_int_equal(vkt_list_devices(info, 4, &count), VKT_OK);
+    assert_non_null(strstr(info[0].disabled_features, "storage16"));
+    unsetenv("VKT_VULKAN_DISABLE");
+
+    int n = 1001;
+    float *x = vkh_rand((size_t)n, 3, -3000.0f, 3000.0f), y1[1001], y2[1001];
+    uint32_t w1[501], w2[501];
+    rt_backend *bes[2] = {vk, plain};
+    uint32_t *ws[2] = {w1, w2};
+    float *ys[2] = {y1, y2};
+    for (int b = 0; b < 2; b++) {
+        rt_buffer *src, *mid, *dst;
+        assert_int_equal(rt_buffer_create(bes[b], (size_t)n * 4, &src), VKT_OK);
+        assert_int_equal(rt_buffer_create(bes[b], 501 * 4, &mid), VKT_OK);
+        assert_int_equal(rt_buffer_create(bes[b], (size_t)n * 4, &dst), VKT_OK);
+        rt_upload(bes[b], src, 0, x, (size_t)n * 4);
+        rt_launch l[2] = {{.kernel = RT_K_PACK_F16, .nargs = 2}, {.kernel = RT_K_UNPACK_F16, .nargs = 2}};
+        l[0].args[0] = (rt_view){src, 0, (size_t)n * 4};
+        l[0].args[1] = (rt_view){mid, 0, 501 * 4};
+        l[1].args[0] = (rt_view){mid, 0, 501 * 4};
+        l[1].args[1] = (rt_view){dst, 0, (size_t)n * 4};
+        l[0].params.i[0] = l[1].params.i[0] = n;
+        rt_program *prog;
+        assert_int_equal(rt_program_create(bes[b], l, 2, &prog), VKT_OK);
+        assert_int_equal(rt_program_run(bes[b], prog), VKT_OK);
+        rt_download(bes[b], mid, 0, ws[b], 501 * 4);
+        rt_download(bes[b], dst, 0, ys[b], (size_t)n * 4);
+        rt_program_destroy(bes[b], prog);
+        rt_buffer_destroy(bes[b], src);
+        rt_buffer_destroy(bes[b], mid);
+        rt_buffer_destroy(bes[b], dst);
+    }
+    assert_memory_equal(w1, w2, sizeof w1);
+    assert_memory_equal(y1, y2, sizeof y1);
+    const char *first = NULL;
+    if (rt_vulkan_validation_messages(plain, &first))
+        fail_msg("validation: %s", first);
+    rt_backend_destroy(plain);
+    free(x);
+    vkh_assert_no_validation_messages();
 }
 
 /* A program run is exactly one queue submit and no host wait; the wait
@@ -147,6 +207,7 @@ int main(void)
         cmocka_unit_test(test_transfers),
         cmocka_unit_test(test_fill_and_copy),
         cmocka_unit_test(test_fp16_conversions),
+        cmocka_unit_test(test_storage16_and_quirks),
         cmocka_unit_test(test_one_submit_per_run),
         cmocka_unit_test(test_pipeline_cache_file),
     };

@@ -46,6 +46,7 @@ typedef struct vkt_device_info {
     unsigned subgroup_size;
     bool subgroup_arithmetic; /* in compute shaders */
     bool storage_16bit;       /* storageBuffer16BitAccess */
+    char disabled_features[96]; /* features a driver quirk turns off, and why ("" if none) */
     unsigned max_workgroup_size[3];
     unsigned max_workgroup_invocations;
     unsigned max_shared_memory_bytes;

@@ -386,3 +386,8 @@ bool rt_vulkan_pipeline_cache_loaded(const rt_backend *be)
 {
     return ((const vk_backend *)be)->pipeline_cache_loaded;
 }
+
+bool rt_vulkan_uses_storage16(const rt_backend *be)
+{
+    return (((const vk_backend *)be)->features & VK_FEATURE_STORAGE16) != 0;
+}

@@ -20,6 +20,9 @@
 typedef struct vk_kernel_info {
     const uint32_t *spirv;
     size_t spirv_bytes;
+    /* Variant for devices with 16-bit storage in use (or NULL). */
+    const uint32_t *spirv_storage16;
+    size_t spirv_storage16_bytes;
     uint32_t local_size;
     /* Workgroups to dispatch for a launch's params (x, y, z). */
     void (*grid)(const rt_params *p, uint32_t local_size, uint32_t groups[3]);
@@ -40,6 +43,7 @@ typedef struct vk_backend {
     rt_backend base;
     VkInstance instance;
     VkDebugUtilsMessengerEXT messenger;
+    PFN_vkDestroyDebugUtilsMessengerEXT destroy_messenger; /* of this instance */
     VkPhysicalDevice physical;
     VkDevice device;
     VkQueue queue;
@@ -47,6 +51,8 @@ typedef struct vk_backend {
     VkPhysicalDeviceProperties props;
     VkPhysicalDeviceMemoryProperties memory_props;
     bool unified_memory; /* a device-local type is also host-visible */
+    uint32_t features;   /* VK_FEATURE_* in use (detected, minus quirks) */
+    const char *quirk;   /* why a feature was turned off, or NULL */
 
     VkDescriptorSetLayout set_layout;
     VkPipelineLayout pipeline_layout;
@@ -68,6 +74,16 @@ typedef struct vk_backend {
     uint32_t validation_messages;
     char first_validation_message[512];
 } vk_backend;
+
+/* Optional device features the backend uses where present. */
+enum {
+    VK_FEATURE_STORAGE16 = 1u << 0, /* storageBuffer16BitAccess: fp16 pack/unpack */
+};
+
+/* vk_quirks.c: features to turn off for this device and driver (known
+ * bad drivers, or VKT_VULKAN_DISABLE=storage16,... from the environment);
+ * *why names the reason. */
+uint32_t vk_quirks_disabled(const VkPhysicalDeviceProperties *props, VkDriverId driver, const char **why);
 
 /* vk_device.c */
 vkt_status vk_device_open(vk_backend *vb, int device_index, bool validation);

@@ -86,10 +86,19 @@ static vkt_status create_instance(vk_backend *vb, bool validation)
     vkt_status st = vk_check(vkCreateInstance(&ci, NULL, &vb->instance), "vkCreateInstance");
     if (st != VKT_OK)
         return st;
-    volkLoadInstanceOnly(vb->instance);
-    if (validation)
-        st = vk_check(vkCreateDebugUtilsMessengerEXT(vb->instance, &dbg, NULL, &vb->messenger),
-                      "vkCreateDebugUtilsMessengerEXT");
+    /* Device-level functions stay loader trampolines (no volkLoadDevice):
+     * they dispatch on the handle, so several backends, even on different
+     * drivers, can live in one process with volk's global pointers. */
+    volkLoadInstance(vb->instance);
+    if (validation) {
+        PFN_vkCreateDebugUtilsMessengerEXT create = (PFN_vkCreateDebugUtilsMessengerEXT)vkGetInstanceProcAddr(
+            vb->instance, "vkCreateDebugUtilsMessengerEXT");
+        vb->destroy_messenger = (PFN_vkDestroyDebugUtilsMessengerEXT)vkGetInstanceProcAddr(
+            vb->instance, "vkDestroyDebugUtilsMessengerEXT");
+        st = create && vb->destroy_messenger
+                 ? vk_check(create(vb->instance, &dbg, NULL, &vb->messenger), "vkCreateDebugUtilsMessengerEXT")
+                 : rt_error(VKT_ERR_UNSUPPORTED, "vulkan: the debug utils extension is missing");
+    }
     return st;
 }
 
@@ -169,6 +178,18 @@ static vkt_status pick_device(vk_backend *vb, int device_index)
     return VKT_OK;
 }
 
+/* The driver id (Vulkan 1.2 or VK_KHR_driver_properties), 0 when the
+ * device cannot say. */
+static VkDriverId driver_id(VkPhysicalDevice dev, const VkPhysicalDeviceProperties *props)
+{
+    if (props->apiVersion < VK_API_VERSION_1_2)
+        return (VkDriverId)0;
+    VkPhysicalDeviceDriverProperties drv = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
+    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &drv};
+    vkGetPhysicalDeviceProperties2(dev, &p2);
+    return drv.driverID;
+}
+
 vkt_status vk_device_open(vk_backend *vb, int device_index, bool validation)
 {
     vkt_status st = create_instance(vb, validation);
@@ -176,16 +197,24 @@ vkt_status vk_device_open(vk_backend *vb, int device_index, bool validation)
         st = pick_device(vb, device_index);
     if (st != VKT_OK)
         return st;
+    /* Optional features: detected, minus what a quirk turns off, enabled. */
+    VkPhysicalDevice16BitStorageFeatures f16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+    VkPhysicalDeviceFeatures2 feats = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f16};
+    vkGetPhysicalDeviceFeatures2(vb->physical, &feats);
+    uint32_t detected = f16.storageBuffer16BitAccess ? VK_FEATURE_STORAGE16 : 0;
+    vb->features = detected & ~vk_quirks_disabled(&vb->props, driver_id(vb->physical, &vb->props), &vb->quirk);
+    VkPhysicalDevice16BitStorageFeatures enable16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
+                                                     .storageBuffer16BitAccess =
+                                                         (vb->features & VK_FEATURE_STORAGE16) ? VK_TRUE : VK_FALSE};
     float priority = 1.0f;
     VkDeviceQueueCreateInfo qci = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
                                    .queueFamilyIndex = vb->queue_family, .queueCount = 1,
                                    .pQueuePriorities = &priority};
-    VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .queueCreateInfoCount = 1,
-                              .pQueueCreateInfos = &qci};
+    VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .pNext = &enable16,
+                              .queueCreateInfoCount = 1, .pQueueCreateInfos = &qci};
     st = vk_check(vkCreateDevice(vb->physical, &dci, NULL, &vb->device), "vkCreateDevice");
     if (st != VKT_OK)
         return st;
-    volkLoadDevice(vb->device);
     vkGetDeviceQueue(vb->device, vb->queue_family, 0, &vb->queue);
     VkCommandPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
                                    .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT,
@@ -202,7 +231,7 @@ void vk_device_close(vk_backend *vb)
         vkDestroyDevice(vb->device, NULL);
     }
     if (vb->messenger)
-        vkDestroyDebugUtilsMessengerEXT(vb->instance, vb->messenger, NULL);
+        vb->destroy_messenger(vb->instance, vb->messenger, NULL);
     if (vb->instance)
         vkDestroyInstance(vb->instance, NULL);
 }
@@ -221,9 +250,13 @@ static const char *type_name(VkPhysicalDeviceType t)
 static void describe(VkPhysicalDevice dev, int index, vkt_device_info *d)
 {
     memset(d, 0, sizeof *d);
+    VkPhysicalDeviceProperties base;
+    vkGetPhysicalDeviceProperties(dev, &base);
+    bool has_driver_props = base.apiVersion >= VK_API_VERSION_1_2; /* else chaining it is invalid */
     VkPhysicalDeviceSubgroupProperties sub = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
     VkPhysicalDeviceDriverProperties drv = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES, .pNext = &sub};
-    VkPhysicalDeviceProperties2 props = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &drv};
+    VkPhysicalDeviceProperties2 props = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
+                                         .pNext = has_driver_props ? (void *)&drv : (void *)&sub};
     vkGetPhysicalDeviceProperties2(dev, &props);
     VkPhysicalDevice16BitStorageFeatures f16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
     VkPhysicalDeviceFeatures2 feats = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f16};
@@ -234,7 +267,10 @@ static void describe(VkPhysicalDevice dev, int index, vkt_device_info *d)
     d->index = index;
     snprintf(d->name, sizeof d->name, "%s", props.properties.deviceName);
     snprintf(d->type, sizeof d->type, "%s", type_name(props.properties.deviceType));
-    snprintf(d->driver, sizeof d->driver, "%.120s %.120s", drv.driverName, drv.driverInfo);
+    if (has_driver_props)
+        snprintf(d->driver, sizeof d->driver, "%.120s %.120s", drv.driverName, drv.driverInfo);
+    else
+        snprintf(d->driver, sizeof d->driver, "driver version 0x%08x", props.properties.driverVersion);
     d->api_major = VK_API_VERSION_MAJOR(props.properties.apiVersion);
     d->api_minor = VK_API_VERSION_MINOR(props.properties.apiVersion);
     d->api_patch = VK_API_VERSION_PATCH(props.properties.apiVersion);
@@ -249,6 +285,11 @@ static void describe(VkPhysicalDevice dev, int index, vkt_device_info *d)
     d->subgroup_arithmetic = (sub.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                              (sub.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
     d->storage_16bit = f16.storageBuffer16BitAccess;
+    const char *why = NULL;
+    uint32_t off = vk_quirks_disabled(&props.properties, has_driver_props ? drv.driverID : (VkDriverId)0, &why);
+    if (off)
+        snprintf(d->disabled_features, sizeof d->disabled_features, "%s%s", (off & VK_FEATURE_STORAGE16) ? "storage16 " : "",
+                 why ? why : "");
     for (int i = 0; i < 3; i++)
         d->max_workgroup_size[i] = lim->maxComputeWorkGroupSize[i];
     d->max_workgroup_invocations = lim->maxComputeWorkGroupInvocations;

@@ -73,7 +73,10 @@ static void grid_gemm(const rt_params *p, uint32_t local, uint32_t g[3])
     g[2] = i[14] ? 1u : (uint32_t)u(i[8]);
 }
 
-#define K(kernel, shader, local, grid) [kernel] = {SHADER_CODE(shader), SHADER_BYTES(shader), local, grid}
+#define K(kernel, shader, local, grid) [kernel] = {SHADER_CODE(shader), SHADER_BYTES(shader), NULL, 0, local, grid}
+#define K16(kernel, shader, local, grid)                                                                      \
+    [kernel] = {SHADER_CODE(shader), SHADER_BYTES(shader), SHADER_CODE(shader##_s16), SHADER_BYTES(shader##_s16),  \
+                local, grid}
 
 static const vk_kernel_info kernel_table[RT_K_COUNT] = {
     K(RT_K_GEMM, gemm, 256, grid_gemm),
@@ -108,8 +111,8 @@ static const vk_kernel_info kernel_table[RT_K_COUNT] = {
     K(RT_K_GRAD_NORM, grad_norm, 128, grid_single),
     K(RT_K_SGD, sgd, 128, grid_count),
     K(RT_K_ADAMW, adamw, 128, grid_count),
-    K(RT_K_PACK_F16, pack_f16, 128, grid_pairs),
-    K(RT_K_UNPACK_F16, unpack_f16, 128, grid_pairs),
+    K16(RT_K_PACK_F16, pack_f16, 128, grid_pairs),
+    K16(RT_K_UNPACK_F16, unpack_f16, 128, grid_pairs),
 };
 
 const vk_kernel_info *vk_kernel_get(rt_kernel k)

@@ -161,8 +161,10 @@ vkt_status vk_pipeline_get(vk_backend *vb, rt_kernel k, VkPipeline *out)
         local = vb->props.limits.maxComputeWorkGroupInvocations < vb->props.limits.maxComputeWorkGroupSize[0]
                     ? vb->props.limits.maxComputeWorkGroupInvocations
                     : vb->props.limits.maxComputeWorkGroupSize[0];
+    bool s16 = (vb->features & VK_FEATURE_STORAGE16) && info->spirv_storage16;
     VkShaderModuleCreateInfo mci = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
-                                    .codeSize = info->spirv_bytes, .pCode = info->spirv};
+                                    .codeSize = s16 ? info->spirv_storage16_bytes : info->spirv_bytes,
+                                    .pCode = s16 ? info->spirv_storage16 : info->spirv};
     VkShaderModule module;
     vkt_status st = vk_check(vkCreateShaderModule(vb->device, &mci, NULL, &module), "vkCreateShaderModule");
     if (st != VKT_OK)

@@ -16,7 +16,9 @@ static void print_device(const vkt_device_info *d)
         printf("  heap %d          %.1f MiB%s\n", h, (double)d->heap_bytes[h] / (1 << 20),
                d->heap_device_local[h] ? " (device local)" : "");
     printf("  subgroup        %u lanes, arithmetic %s\n", d->subgroup_size, d->subgroup_arithmetic ? "yes" : "no");
-    printf("  16-bit storage  %s\n", d->storage_16bit ? "yes" : "no");
+    printf("  16-bit storage  %s\n", d->storage_16bit ? "yes (fp16 activations stored natively)" : "no (packed fallback)");
+    if (d->disabled_features[0])
+        printf("  turned off      %s\n", d->disabled_features);
     printf("  workgroup       max %u x %u x %u, %u invocations\n", d->max_workgroup_size[0],
            d->max_workgroup_size[1], d->max_workgroup_size[2], d->max_workgroup_invocations);
     printf("  shared memory   %u bytes\n", d->max_shared_memory_bytes);
