@@ -234,6 +234,14 @@ static vkt_status record(vk_backend *vb, rt_program *prog, const rt_launch *laun
         params.i[23] = i; /* the launch's row in the argument table */
         uint32_t groups[3] = {1, 1, 1};
         vk_kernel_get(l->kernel)->grid(&params, vb->local_size[l->kernel], groups);
+        for (int d = 0; d < 3; d++)
+            if (groups[d] > vb->props.limits.maxComputeWorkGroupCount[d]) {
+                st = rt_error(VKT_ERR_UNSUPPORTED, "vulkan: %s needs %u workgroups in dimension %d, the device allows %u",
+                              rt_kernel_name(l->kernel), groups[d], d, vb->props.limits.maxComputeWorkGroupCount[d]);
+                break;
+            }
+        if (st != VKT_OK)
+            break;
         vkCmdBindPipeline(prog->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
         vkCmdBindDescriptorSets(prog->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, vb->pipeline_layout, 0, 1, &set, 0, NULL);
         vkCmdPushConstants(prog->cmd, vb->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof params, &params);
