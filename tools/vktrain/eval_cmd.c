@@ -69,9 +69,11 @@ static int evaluate_weights(const cli_options *o, eval_run *r)
     if (status != VKT_OK)
         return cli_api_error(status, "cannot open the device");
 
-    /* The API has no evaluation-only trainer: any valid optimizer will do,
-     * it never steps (plain SGD keeps no state). */
+    /* Evaluation only: an empty trainable set allocates no gradients and
+     * no optimizer state (the optimizer never steps). */
+    static const vkt_trainable_set nothing = { VKT_TRAIN_NAMED, NULL, 0 };
     const vkt_trainer_options trainer_options = {
+        .trainable = &nothing,
         .optimizer = { .kind = VKT_OPT_SGD, .lr = 0.01f },
         .batch_size = o->batch,
         .seed = o->seed,
