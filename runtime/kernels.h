@@ -58,7 +58,11 @@ typedef enum rt_kernel {
      *    8 batch, 9 strideA, 10 strideB, 11 strideC, 12 bias_mode
      *    (0 none, 1 bias[M] per row, 2 bias[N] per column), 13 accum,
      *    14 reduce_batch (1: strideC is ignored and C = sum over the
-     *    batch of op(A_b) op(B_b), summed in batch order).
+     *    batch of op(A_b) op(B_b), summed in batch order),
+     *    15 reserved for backends (0 from callers): in reduce mode the
+     *    first batch item to sum, so a backend may split a long sum into
+     *    chained launches (accum 1, bias on the last) without changing
+     *    the order of the additions.
      * op(A) is M x K: A[m*lda + k], or A[k*lda + m] when transA.
      * op(B) is K x N: B[k*ldb + n], or B[n*ldb + k] when transB. */
     RT_K_GEMM = 0,

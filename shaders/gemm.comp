@@ -50,7 +50,9 @@ void main()
     const bool accum = p.i[13] != 0, reduce = p.i[14] != 0;
 
     const uint m0 = gl_WorkGroupID.y * TM, n0 = gl_WorkGroupID.x * TN;
-    const uint b_begin = reduce ? 0u : gl_WorkGroupID.z;
+    // p.i[15]: first batch item of this dispatch when the backend splits a
+    // long reduction into several (see vk_backend.c); 0 otherwise.
+    const uint b_begin = reduce ? uint(p.i[15]) : gl_WorkGroupID.z;
     const uint b_end = reduce ? batch : b_begin + 1u;
     const uint off_a = arg_offset(0u), off_b = arg_offset(1u), off_bias = arg_offset(3u);
     const uint off_c = arg_offset(2u) + (reduce ? 0u : b_begin * stride_c);

@@ -191,6 +191,25 @@ static void test_reduce_batch(void **state)
     vkh_assert_no_validation_messages();
 }
 
+/* Long reductions: the cnn's first-layer weight gradient at batch 64
+ * (64 x 784 products per element) and a long K. Drivers that bound the
+ * loop iterations of one invocation (lavapipe: 65535) need the backend
+ * to split these; the split must not change the result or drop terms. */
+static void test_long_reductions(void **state)
+{
+    (void)state;
+    unsigned seed = 900;
+    gemm_case conv1_dw = {.M = 16, .N = 9, .K = 784, .tb = 1, .batch = 64, .sa = 16 * 784, .sb = 9 * 784,
+                          .sc = 0, .reduce = 1};
+    run_case(conv1_dw, seed += 4);
+    conv1_dw.bias_mode = 1, conv1_dw.accum = 1; /* bias once, on the last link */
+    run_case(conv1_dw, seed += 4);
+    gemm_case long_k = {.M = 8, .N = 5, .K = 20000, .tb = 1, .batch = 7, .sa = -1, .sb = -1, .sc = 0,
+                        .bias_mode = 2, .reduce = 1};
+    run_case(long_k, seed += 4);
+    vkh_assert_no_validation_messages();
+}
+
 /* Every bias mode with and without accum; a bias buffer passed with bias
  * mode 0 is ignored. */
 static void test_bias_accum(void **state)
@@ -271,6 +290,7 @@ int main(void)
         cmocka_unit_test(test_leading_dims),
         cmocka_unit_test(test_batched_strides),
         cmocka_unit_test(test_reduce_batch),
+        cmocka_unit_test(test_long_reductions),
         cmocka_unit_test(test_bias_accum),
         cmocka_unit_test(test_k_zero),
         cmocka_unit_test(test_nonfinite),

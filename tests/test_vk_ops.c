@@ -81,6 +81,32 @@ FAMILY(embedding)
 FAMILY(losses)
 FAMILY(small_networks)
 
+/* The cnn preset at its real size (batch 64, 28x28): long reductions
+ * and multi-group dispatches that the tiny op cases do not reach. */
+static void test_cnn_preset_full_size(void **state)
+{
+    (void)state;
+    gcase c;
+    gcase_begin(&c, 64);
+    int img[3] = {1, 28, 28};
+    vkt_tensor x = vkt_input(c.g, "x", VKT_F32, 3, img);
+    vkt_tensor y = vkt_input(c.g, "y", VKT_I32, 0, NULL);
+    c.label_bound[1] = 10;
+    vkt_conv2d_params c1 = {.out_channels = 16, .kernel_h = 3, .kernel_w = 3, .pad_h = 1, .pad_w = 1, .bias = true};
+    vkt_pool2d_params mp = {.kernel_h = 2, .kernel_w = 2};
+    vkt_tensor h = vkt_max_pool2d(c.g, vkt_relu(c.g, vkt_conv2d(c.g, x, &c1, "0")), &mp);
+    vkt_conv2d_params c2 = {.out_channels = 32, .kernel_h = 3, .kernel_w = 3, .pad_h = 1, .pad_w = 1, .bias = true};
+    h = vkt_max_pool2d(c.g, vkt_relu(c.g, vkt_conv2d(c.g, h, &c2, "3")), &mp);
+    c.loss = vkt_softmax_cross_entropy(c.g, vkt_linear(c.g, vkt_flatten(c.g, h), 10, true, "7"), y, 0.0f);
+    assert_int_equal(vkt_graph_status(c.g), VKT_OK);
+    c.inputs[0] = malloc(64 * 784 * 4);
+    c.inputs[1] = malloc(64 * 4);
+    tu_fill_uniform(c.inputs[0], 64 * 784, 3, 0.0f, 1.0f);
+    for (int i = 0; i < 64; i++)
+        ((int32_t *)c.inputs[1])[i] = i % 10;
+    parity_check(&c, 0, "cnn preset, batch 64");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -88,6 +114,7 @@ int main(void)
         cmocka_unit_test(test_norms),      cmocka_unit_test(test_activations), cmocka_unit_test(test_structural),
         cmocka_unit_test(test_dropout),    cmocka_unit_test(test_embedding),   cmocka_unit_test(test_losses),
         cmocka_unit_test(test_small_networks),
+        cmocka_unit_test(test_cnn_preset_full_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -172,6 +172,25 @@ static void bind_view(const vk_backend *vb, const rt_view *v, VkDescriptorBuffer
     *elem_offset = (uint32_t)((v->offset - base) / 4);
 }
 
+/* A reduce-mode GEMM sums batch x K products in one invocation. Some
+ * drivers bound the loop iterations of an invocation (lavapipe stops
+ * at 65535 and silently drops the rest), so long sums are split into
+ * chained dispatches of at most REDUCE_SLICES K-slices each; the order of
+ * the additions, and so the result, is unchanged. Returns the batch
+ * items per dispatch. */
+#define REDUCE_SLICES 256
+#define GEMM_TK 32
+
+static int reduction_chunk(const rt_params *p)
+{
+    int batch = p->i[8];
+    if (!p->i[14] || batch <= 1)
+        return batch > 0 ? batch : 1;
+    long slices = (p->i[2] + GEMM_TK - 1) / GEMM_TK;
+    long per = slices > 0 ? REDUCE_SLICES / slices : batch;
+    return per < 1 ? 1 : (per > batch ? batch : (int)per);
+}
+
 static vkt_status record(vk_backend *vb, rt_program *prog, const rt_launch *launches, int count)
 {
     VkDescriptorPoolSize size = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, (uint32_t)count * VK_BINDINGS};
@@ -244,11 +263,24 @@ static vkt_status record(vk_backend *vb, rt_program *prog, const rt_launch *laun
             break;
         vkCmdBindPipeline(prog->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
         vkCmdBindDescriptorSets(prog->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, vb->pipeline_layout, 0, 1, &set, 0, NULL);
-        vkCmdPushConstants(prog->cmd, vb->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof params, &params);
-        if (groups[0] && groups[1] && groups[2])
-            vkCmdDispatch(prog->cmd, groups[0], groups[1], groups[2]);
-        vkCmdPipelineBarrier(prog->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0,
-                             1, &between, 0, NULL, 0, NULL);
+        bool split = l->kernel == RT_K_GEMM && params.i[14];
+        int total = split && params.i[8] > 1 ? params.i[8] : 1;
+        int chunk = split ? reduction_chunk(&params) : 1;
+        for (int b0 = 0; b0 < total; b0 += chunk) {
+            rt_params part = params;
+            if (chunk < total) { /* one link of a split reduction */
+                int b1 = b0 + chunk < total ? b0 + chunk : total;
+                part.i[15] = b0;
+                part.i[8] = b1;
+                part.i[13] = b0 == 0 ? params.i[13] : 1;   /* continue the sum in C */
+                part.i[12] = b1 == total ? params.i[12] : 0; /* bias once, at the end */
+            }
+            vkCmdPushConstants(prog->cmd, vb->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof part, &part);
+            if (groups[0] && groups[1] && groups[2])
+                vkCmdDispatch(prog->cmd, groups[0], groups[1], groups[2]);
+            vkCmdPipelineBarrier(prog->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                                 0, 1, &between, 0, NULL, 0, NULL);
+        }
     }
     VkMemoryBarrier to_host = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
                                .dstAccessMask = VK_ACCESS_HOST_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT};
