@@ -72,23 +72,9 @@ static void bn_forward(emit_ctx *e, const node *n, int id)
 
 static void bn_backward(emit_ctx *e, const node *n, int id)
 {
-    bool need_dx = ec_needs_grad(e, n->inputs[0]);
-    bool need_dw = ec_param_trainable(e, n->params[P_WEIGHT]);
-    bool need_db = ec_param_trainable(e, n->params[P_BIAS]);
-    if (!need_dx && !need_dw && !need_db)
-        return;
     rt_params p = rt_params_zero();
     p.i[0] = ec_batch(e), p.i[1] = n->iattr[A_C], p.i[2] = n->iattr[A_HW];
-    int acc_dx = 0, acc_w = 0, acc_b = 0, acc;
-    int dy = ec_grad(e, id, &acc);
-    int dx = need_dx ? ec_grad(e, n->inputs[0], &acc_dx) : -1;
-    int dw = need_dw ? ec_param_grad(e, n->params[P_WEIGHT], &acc_w) : -1;
-    int db = need_db ? ec_param_grad(e, n->params[P_BIAS], &acc_b) : -1;
-    p.i[3] = acc_dx;
-    p.i[4] = acc_w | acc_b; /* both 0 or both 1: a node owns its weight and bias */
-    int slots[8] = {ec_value(e, n->inputs[0]), dy, ec_param(e, n->params[P_WEIGHT]),
-                    ec_saved(e, id, SAVED_MEAN, 0), ec_saved(e, id, SAVED_INVSTD, 0), dx, dw, db};
-    ec_emit(e, RT_K_BN_BWD, &p, 8, slots);
+    op_norm_backward(e, n, id, RT_K_BN_BWD, p, 3, SAVED_MEAN, SAVED_INVSTD);
 }
 
 const op_def op_batchnorm_def = {"batch_norm", bn_forward, bn_backward, false};

@@ -54,23 +54,9 @@ static void ln_forward(emit_ctx *e, const node *n, int id)
 
 static void ln_backward(emit_ctx *e, const node *n, int id)
 {
-    bool need_dx = ec_needs_grad(e, n->inputs[0]);
-    bool need_dw = ec_param_trainable(e, n->params[P_WEIGHT]);
-    bool need_db = ec_param_trainable(e, n->params[P_BIAS]);
-    if (!need_dx && !need_dw && !need_db)
-        return;
     rt_params p = rt_params_zero();
     p.i[0] = rows_of(e, n), p.i[1] = n->iattr[0];
-    int acc_dx = 0, acc_w = 0, acc_b = 0, acc;
-    int dy = ec_grad(e, id, &acc);
-    int dx = need_dx ? ec_grad(e, n->inputs[0], &acc_dx) : -1;
-    int dw = need_dw ? ec_param_grad(e, n->params[P_WEIGHT], &acc_w) : -1;
-    int db = need_db ? ec_param_grad(e, n->params[P_BIAS], &acc_b) : -1;
-    p.i[2] = acc_dx;
-    p.i[3] = acc_w | acc_b; /* both 0 or both 1: a node owns its weight and bias */
-    int slots[8] = {ec_value(e, n->inputs[0]), dy, ec_param(e, n->params[P_WEIGHT]),
-                    ec_saved(e, id, SAVED_MEAN, 0), ec_saved(e, id, SAVED_RSTD, 0), dx, dw, db};
-    ec_emit(e, RT_K_LN_BWD, &p, 8, slots);
+    op_norm_backward(e, n, id, RT_K_LN_BWD, p, 2, SAVED_MEAN, SAVED_RSTD);
 }
 
 const op_def op_layernorm_def = {"layer_norm", ln_forward, ln_backward, false};

@@ -56,3 +56,23 @@ const char *op_shape_str(const node *n, char buf[64])
     snprintf(buf + len, (size_t)(64 - len), "]");
     return buf;
 }
+
+void op_norm_backward(emit_ctx *e, const node *n, int id, rt_kernel k, rt_params p, int flag, int saved_mean,
+                      int saved_inv)
+{
+    int w = n->params[0], b = n->params[1];
+    bool need_dx = ec_needs_grad(e, n->inputs[0]);
+    bool need_dw = ec_param_trainable(e, w), need_db = ec_param_trainable(e, b);
+    if (!need_dx && !need_dw && !need_db)
+        return;
+    int acc_dx = 0, acc_w = 0, acc_b = 0, acc;
+    int dy = ec_grad(e, id, &acc);
+    int dx = need_dx ? ec_grad(e, n->inputs[0], &acc_dx) : -1;
+    int dw = need_dw ? ec_param_grad(e, w, &acc_w) : -1;
+    int db = need_db ? ec_param_grad(e, b, &acc_b) : -1;
+    p.i[flag] = acc_dx;
+    p.i[flag + 1] = acc_w | acc_b; /* both 0 or both 1: a node owns its weight and bias */
+    int slots[8] = {ec_value(e, n->inputs[0]), dy, ec_param(e, w), ec_saved(e, id, saved_mean, 0),
+                    ec_saved(e, id, saved_inv, 0), dx, dw, db};
+    ec_emit(e, k, &p, 8, slots);
+}

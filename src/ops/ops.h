@@ -43,6 +43,13 @@ node op_node(op_kind kind, int input);
 /* Shape string for error messages, e.g. "[16, 28, 28]". */
 const char *op_shape_str(const node *n, char buf[64]);
 
+/* Backward of batch norm and layer norm (same argument layout: x, dy,
+ * gamma, mean, inverse std, dx, dgamma, dbeta). `p` carries the shape;
+ * the accum flags go to p.i[flag] (dx) and p.i[flag + 1] (dgamma,
+ * dbeta). params[0] and params[1] are the node's weight and bias. */
+void op_norm_backward(emit_ctx *e, const node *n, int id, rt_kernel k, rt_params p, int flag, int saved_mean,
+                      int saved_inv);
+
 static inline plan_arg arg_at(int slot, size_t offset_floats, size_t count_floats)
 {
     plan_arg a = {slot, offset_floats * 4, count_floats * 4};

@@ -354,6 +354,17 @@ static vkt_status check_count(const vkt_trainer *tr, int count)
     return VKT_OK;
 }
 
+/* Checks shared by step and evaluation, then the plan for the batch. */
+static vkt_status begin_run(vkt_trainer *tr, int count, bool training, plan **pl)
+{
+    if (!tr)
+        return rt_error(VKT_ERR_INVALID_ARG, "trainer is NULL");
+    if (tr->device_failed)
+        return rt_error(VKT_ERR_STATE, "the trainer's device failed: move it with vkt_trainer_migrate() first");
+    vkt_status st = check_count(tr, count);
+    return st == VKT_OK ? get_plan(tr, count, training, pl) : st;
+}
+
 /* Host copy of the state as of now (the previous step has completed:
  * downloads wait for it). */
 static vkt_status take_snapshot(vkt_trainer *tr)
@@ -392,14 +403,8 @@ static vkt_status device_failed(vkt_trainer *tr, vkt_status st)
 
 vkt_status vkt_trainer_step(vkt_trainer *tr, const void *const *inputs, int count)
 {
-    if (!tr)
-        return rt_error(VKT_ERR_INVALID_ARG, "trainer is NULL");
-    if (tr->device_failed)
-        return rt_error(VKT_ERR_STATE, "the trainer's device failed: move it with vkt_trainer_migrate() first");
     plan *pl = NULL;
-    vkt_status st = check_count(tr, count);
-    if (st == VKT_OK)
-        st = get_plan(tr, count, true, &pl);
+    vkt_status st = begin_run(tr, count, true, &pl);
     if (st == VKT_OK && tr->recoverable)
         st = take_snapshot(tr);
     if (st == VKT_OK)
@@ -449,14 +454,8 @@ vkt_status vkt_trainer_migrate(vkt_trainer *tr, vkt_context *ctx)
 
 vkt_status vkt_trainer_eval_batch(vkt_trainer *tr, const void *const *inputs, int count)
 {
-    if (!tr)
-        return rt_error(VKT_ERR_INVALID_ARG, "trainer is NULL");
-    if (tr->device_failed)
-        return rt_error(VKT_ERR_STATE, "the trainer's device failed: move it with vkt_trainer_migrate() first");
     plan *pl = NULL;
-    vkt_status st = check_count(tr, count);
-    if (st == VKT_OK)
-        st = get_plan(tr, count, false, &pl);
+    vkt_status st = begin_run(tr, count, false, &pl);
     if (st == VKT_OK)
         st = upload_inputs(tr, inputs, count);
     if (st == VKT_OK)
