@@ -76,7 +76,7 @@ static int run_plan(rt_backend *be, const vkt_graph *g, int loss, int batch, boo
     int rc = -1;
     if (setup(be, g, batch, inputs, seed, b) == 0 && compile_plan(pl, &req) == VKT_OK) {
         plan_bindings pb = {b->params, b->grads, b->opt, b->inputs, b->scalars, b->param_off, b->grad_off,
-                            b->opt_off, 0, b->input_off, b->grads_bytes};
+                            b->opt_off, b->input_off, b->grads_bytes};
         if (plan_build_program(pl, be, &pb) == VKT_OK && rt_program_run(be, pl->program) == VKT_OK)
             rc = 0;
     }

@@ -53,7 +53,6 @@ typedef struct plan_bindings {
     const size_t *param_offset;  /* per param, bytes                  */
     const size_t *grad_offset;   /* per param, bytes; SIZE_MAX: none  */
     const size_t *opt_offset;    /* per param, bytes; SIZE_MAX: none  */
-    size_t opt_state_bytes;      /* per param: state slots * numel*4  */
     const size_t *input_offset;  /* per graph input, bytes            */
     size_t grads_total_bytes;
 } plan_bindings;

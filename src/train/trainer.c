@@ -300,7 +300,7 @@ static vkt_status get_plan(vkt_trainer *tr, int batch, bool training, plan **out
     vkt_status st = compile_plan(&c->pl, &req);
     plan_bindings b = {tr->params, tr->grads, tr->opt_state, tr->inputs,
                        training ? tr->train_scalars : tr->eval_scalars,
-                       tr->param_offset, tr->grad_offset, tr->opt_offset, 0, tr->input_offset, tr->grads_bytes};
+                       tr->param_offset, tr->grad_offset, tr->opt_offset, tr->input_offset, tr->grads_bytes};
     if (st == VKT_OK)
         st = plan_build_program(&c->pl, tr->be, &b);
     if (st != VKT_OK) {
