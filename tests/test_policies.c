@@ -85,10 +85,10 @@ static const plan *training_plan(vkt_trainer *tr)
 static const char *const conv2_names[] = {"3.weight"};
 
 static const vkt_trainable_set policies[] = {
-    {VKT_TRAIN_LAST_K, NULL, 1},
-    {VKT_TRAIN_LAST_K, NULL, 2},
-    {VKT_TRAIN_BIAS, NULL, 0},
-    {VKT_TRAIN_NAMED, conv2_names, 1},
+    {.policy = VKT_TRAIN_LAST_K, .count = 1},
+    {.policy = VKT_TRAIN_LAST_K, .count = 2},
+    {.policy = VKT_TRAIN_BIAS},
+    {.policy = VKT_TRAIN_NAMED, .names = conv2_names, .count = 1},
 };
 static const char *const policy_names[] = {"last:1", "last:2", "bias", "named conv2 weight"};
 
@@ -206,7 +206,7 @@ static void test_memory_budget(void **state)
     assert_null(trainer_for(&n, NULL, mh.total_bytes, VKT_ERR_NO_MEMORY));
     tr = trainer_for(&n, &policies[0], mh.total_bytes, VKT_OK);
     vkt_trainer_destroy(tr);
-    vkt_trainable_set bad = {VKT_TRAIN_LAST_K, NULL, 0};
+    vkt_trainable_set bad = {.policy = VKT_TRAIN_LAST_K, .count = 0};
     assert_null(trainer_for(&n, &bad, 0, VKT_ERR_INVALID_ARG));
     net_free(&n);
 }
@@ -244,6 +244,35 @@ static void test_fp16_activations(void **state)
     net_free(&n);
 }
 
+static void test_policy_parse(void **state)
+{
+    (void)state;
+    vkt_trainable_set s;
+    assert_int_equal(vkt_trainable_parse("full", &s), VKT_OK);
+    assert_int_equal(s.policy, VKT_TRAIN_ALL);
+    assert_int_equal(vkt_trainable_parse("bias", &s), VKT_OK);
+    assert_int_equal(s.policy, VKT_TRAIN_BIAS);
+    assert_int_equal(vkt_trainable_parse("last:3", &s), VKT_OK);
+    assert_int_equal(s.policy, VKT_TRAIN_LAST_K);
+    assert_int_equal(s.count, 3);
+    assert_int_equal(vkt_trainable_parse("lora:8", &s), VKT_OK);
+    assert_int_equal(s.policy, VKT_TRAIN_LORA);
+    assert_int_equal(s.lora_rank, 8);
+    assert_int_equal(vkt_trainable_parse("channels:0.25", &s), VKT_OK);
+    assert_int_equal(s.policy, VKT_TRAIN_CHANNELS);
+    assert_true(s.fraction == 0.25f);
+    assert_int_equal(vkt_trainable_parse("auto", &s), VKT_OK);
+    assert_int_equal(s.policy, VKT_TRAIN_AUTO);
+    static const char *const bad[] = {"", "Full", "last:", "last:0", "last:-1", "last:2x", "lora:0", "lora:1025",
+                                      "channels:0", "channels:1.5", "channels:nan", "channels:", "bias ", "auto:1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (vkt_trainable_parse(bad[i], &s) != VKT_ERR_INVALID_ARG)
+            fail_msg("'%s' accepted", bad[i]);
+        assert_non_null(strstr(vkt_last_error(), "invalid policy"));
+    }
+    assert_int_equal(vkt_trainable_parse(NULL, &s), VKT_ERR_INVALID_ARG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -252,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_frozen_stay_identical),
         cmocka_unit_test(test_memory_budget),
         cmocka_unit_test(test_fp16_activations),
+        cmocka_unit_test(test_policy_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

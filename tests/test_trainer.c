@@ -239,7 +239,7 @@ static void test_frozen_stay_identical(void **state)
 {
     (void)state;
     const char *names[] = {"4.weight", "4.bias"};
-    vkt_trainable_set set = {VKT_TRAIN_NAMED, names, 2};
+    vkt_trainable_set set = {.policy = VKT_TRAIN_NAMED, .names = names, .count = 2};
     model m;
     model_make(&m, 2, VKT_OPT_ADAMW, &set, BATCH);
     float w0[16 * FEATURES], w1[16 * FEATURES], head0[16 * CLASSES], head1[16 * CLASSES];
@@ -257,7 +257,7 @@ static void test_frozen_stay_identical(void **state)
     model_free(&m);
 
     const char *bad[] = {"nope.weight"};
-    vkt_trainable_set bad_set = {VKT_TRAIN_NAMED, bad, 1};
+    vkt_trainable_set bad_set = {.policy = VKT_TRAIN_NAMED, .names = bad, .count = 1};
     vkt_context *ctx;
     vkt_graph *g;
     vkt_context_options co = {"cpu", 1};

@@ -64,6 +64,19 @@ typedef enum vkt_trainable_policy {
     VKT_TRAIN_NAMED = 1,  /* the parameters listed in `names`            */
     VKT_TRAIN_LAST_K = 2, /* every parameter of the last `count` layers  */
     VKT_TRAIN_BIAS = 3,   /* every "*.bias" parameter (TinyTL-style)     */
+    /* The LoRA adapters of the graph (vkt_graph_add_lora) and nothing
+     * else: the base weights stay frozen. */
+    VKT_TRAIN_LORA = 4,
+    /* Sparse update (Tiny Training Engine style): of every linear and
+     * conv weight, the `fraction` of output channels with the largest
+     * weight L2 norm (at least one), chosen at compile; every bias and
+     * norm parameter in full. Only the chosen rows get gradients and
+     * optimizer state. */
+    VKT_TRAIN_CHANNELS = 5,
+    /* The largest set that fits options.memory_budget: full, then the
+     * last k layers for decreasing k, then biases only, then the last
+     * layer's bias; fails when not even that fits. */
+    VKT_TRAIN_AUTO = 6,
 } vkt_trainable_policy;
 
 /* An evaluation-only trainer: VKT_TRAIN_NAMED with count 0 trains
@@ -72,7 +85,15 @@ typedef struct vkt_trainable_set {
     vkt_trainable_policy policy;
     const char *const *names; /* NAMED: parameter names */
     int count;                /* NAMED: entries in names; LAST_K: layers */
+    float fraction;           /* CHANNELS: in (0, 1]                     */
+    int lora_rank;            /* LORA: rank, filled by vkt_trainable_parse
+                                 for the app to pass to vkt_graph_add_lora */
 } vkt_trainable_set;
+
+/* Parse a policy as the tools write it: "full", "bias", "last:K",
+ * "channels:FRAC" (0 < FRAC <= 1), "lora:R" (1 <= R <= 1024) or "auto".
+ * VKT_ERR_INVALID_ARG (with vkt_last_error) for anything else. */
+vkt_status vkt_trainable_parse(const char *text, vkt_trainable_set *out);
 
 typedef struct vkt_trainer_options {
     const vkt_trainable_set *trainable; /* NULL: all parameters */

@@ -57,6 +57,7 @@ typedef struct param {
     size_t numel;
     float *data;      /* host copy */
     bool is_state;    /* running statistics: saved, never trained */
+    bool is_adapter;  /* a LoRA factor (vkt_graph_add_lora)          */
     bool is_counter;  /* stored as I64 in files (num_batches_tracked) */
     int node;         /* owning node */
 } param;

@@ -8,60 +8,9 @@
 
 #include "../graph/graph_internal.h"
 #include "optimizer.h"
+#include "policy.h"
 #include "runtime/rt_error.h"
 #include "trainer_internal.h"
-
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
-/* Parameters of the last `k` nodes that own parameters. */
-static void mark_last_layers(vkt_trainer *tr, int k)
-{
-    const vkt_graph *g = tr->graph;
-    for (int id = g->node_count - 1; id >= 0 && k > 0; id--) {
-        const node *n = &g->nodes[id];
-        if (n->nparams == 0)
-            continue;
-        for (int j = 0; j < n->nparams; j++)
-            tr->trainable[n->params[j]] = !g->params[n->params[j]].is_state;
-        k--;
-    }
-}
-
-static vkt_status resolve_trainable(vkt_trainer *tr, const vkt_trainable_set *set)
-{
-    const vkt_graph *g = tr->graph;
-    vkt_trainable_policy policy = set ? set->policy : VKT_TRAIN_ALL;
-    for (int i = 0; i < g->param_count; i++)
-        tr->trainable[i] = !g->params[i].is_state &&
-                           (policy == VKT_TRAIN_ALL || (policy == VKT_TRAIN_BIAS && ends_with(g->params[i].name, ".bias")));
-    switch (policy) {
-    case VKT_TRAIN_ALL:
-    case VKT_TRAIN_BIAS: return VKT_OK;
-    case VKT_TRAIN_LAST_K:
-        if (set->count < 1)
-            return rt_error(VKT_ERR_INVALID_ARG, "last-k policy needs k >= 1 (got %d)", set->count);
-        mark_last_layers(tr, set->count);
-        return VKT_OK;
-    case VKT_TRAIN_NAMED: break;
-    default: return rt_error(VKT_ERR_INVALID_ARG, "unknown trainable policy %d", (int)policy);
-    }
-    if (set->count < 0 || (set->count > 0 && !set->names))
-        return rt_error(VKT_ERR_INVALID_ARG, "invalid trainable set");
-    for (int k = 0; k < set->count; k++) {
-        int i = set->names[k] ? graph_param_find(g, set->names[k]) : -1;
-        if (i < 0)
-            return rt_error(VKT_ERR_NOT_FOUND, "trainable set names '%s', which is not a parameter of the graph",
-                            set->names[k] ? set->names[k] : "(null)");
-        if (g->params[i].is_state)
-            return rt_error(VKT_ERR_INVALID_ARG, "'%s' is a state buffer and cannot be trained", set->names[k]);
-        tr->trainable[i] = true;
-    }
-    return VKT_OK;
-}
 
 /* I32 inputs that feed a label or index consumer get a bound checked on
  * upload, so no kernel ever sees an out-of-range class or row. */
@@ -236,7 +185,7 @@ vkt_status vkt_trainer_create(vkt_context *ctx, vkt_graph *graph, vkt_tensor los
     if (st == VKT_OK)
         st = layout_buffers(tr);
     if (st == VKT_OK)
-        st = resolve_trainable(tr, options->trainable);
+        st = policy_resolve(graph, options->trainable, tr->trainable);
     if (st == VKT_OK) {
         tr->opt_states = optimizer_state_count(&tr->opt);
         assign_offsets(tr);

@@ -71,7 +71,7 @@ static int evaluate_weights(const cli_options *o, eval_run *r)
 
     /* Evaluation only: an empty trainable set allocates no gradients and
      * no optimizer state (the optimizer never steps). */
-    static const vkt_trainable_set nothing = { VKT_TRAIN_NAMED, NULL, 0 };
+    static const vkt_trainable_set nothing = {.policy = VKT_TRAIN_NAMED};
     const vkt_trainer_options trainer_options = {
         .trainable = &nothing,
         .optimizer = { .kind = VKT_OPT_SGD, .lr = 0.01f },

@@ -84,24 +84,9 @@ static const option_spec option_table[] = {
 
 bool cli_parse_policy(const char *text, vkt_trainable_set *out)
 {
-    *out = (vkt_trainable_set){VKT_TRAIN_ALL, NULL, 0};
-    if (strcmp(text, "full") == 0)
+    if (vkt_trainable_parse(text, out) == VKT_OK)
         return true;
-    if (strcmp(text, "bias") == 0) {
-        out->policy = VKT_TRAIN_BIAS;
-        return true;
-    }
-    if (strncmp(text, "last:", 5) == 0) {
-        char *end;
-        errno = 0;
-        long k = strtol(text + 5, &end, 10);
-        if (text[5] >= '0' && text[5] <= '9' && *end == '\0' && errno == 0 && k >= 1 && k <= 100000) {
-            out->policy = VKT_TRAIN_LAST_K;
-            out->count = (int)k;
-            return true;
-        }
-    }
-    cli_error("invalid value '%s' for --policy (expected full, last:K with K >= 1, or bias)", text);
+    cli_error("--policy: %s", vkt_last_error());
     return false;
 }
 

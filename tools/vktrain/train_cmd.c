@@ -219,7 +219,7 @@ static int create_trainer(train_run *r)
     if (status != VKT_OK)
         return cli_api_error(status, "cannot open the device");
 
-    vkt_trainable_set trainable = {VKT_TRAIN_ALL, NULL, 0};
+    vkt_trainable_set trainable = {.policy = VKT_TRAIN_ALL};
     size_t budget = 0;
     if ((o->policy && !cli_parse_policy(o->policy, &trainable)) ||
         (o->memory_budget && !cli_parse_bytes("--memory-budget", o->memory_budget, &budget)))
