@@ -86,7 +86,8 @@ typedef enum rt_kernel {
 
     /* y = a + b. args: 0 a, 1 b, 2 y; i: 0 count */
     RT_K_ADD = 5,
-    /* dst (+)= src. args: 0 src, 1 dst; i: 0 count, 1 accum */
+    /* dst (+)= src, or (+)= f0 * src when i2 (scaled).
+     * args: 0 src, 1 dst; i: 0 count, 1 accum, 2 scaled; f: 0 scale */
     RT_K_COPY = 6,
     /* Strided row copy: for r < rows, c < cols:
      * dst[dst_off + r*dst_stride + c] (+)= src[src_off + r*src_stride + c]

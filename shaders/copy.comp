@@ -1,5 +1,6 @@
 #version 450
-// RT_K_COPY: dst (+)= src. Geometry: ITEMS(count).
+// RT_K_COPY: dst (+)= src, or (+)= f[0] * src when i[2] != 0.
+// Geometry: ITEMS(count).
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
@@ -12,6 +13,8 @@ void main()
     if (idx >= uint(p.i[0]))
         return;
     float v = src[arg_offset(0u) + idx];
+    if (p.i[2] != 0)
+        v *= p.f[0];
     uint d = arg_offset(1u) + idx;
     dst[d] = p.i[1] != 0 ? dst[d] + v : v;
 }

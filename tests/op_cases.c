@@ -5,6 +5,7 @@
 #include "op_cases.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,6 +121,48 @@ void op_cases_conv2d(gcase_fn check)
                                            .bias = true}, "grouped conv");
     conv_case(check, 3, 4, 5, (vkt_conv2d_params){.out_channels = 5, .kernel_h = 1, .kernel_w = 1, .bias = true},
               "pointwise conv");
+}
+
+/* B starts at zero (the adapter is a no-op until trained), which would
+ * leave A's gradient zero: give both factors values before checking. */
+static void randomise_lora(gcase *c, const char *layer)
+{
+    char name[96];
+    const char *which[2] = {"lora_A.weight", "lora_B.weight"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(name, sizeof name, "%s.%s", layer, which[k]);
+        int i = graph_param_find(c->g, name);
+        assert_true(i >= 0);
+        for (size_t j = 0; j < c->g->params[i].numel; j++)
+            c->g->params[i].data[j] = 0.5f * sinf(1.7f * (float)(j + 3 * k) + 0.3f);
+    }
+}
+
+void op_cases_lora(gcase_fn check)
+{
+    gcase c;
+    gcase_begin(&c, 3); /* two adapted linears: dX flows through the upper adapter */
+    vkt_tensor x = in_f32(&c, 2, 2, 5, 0);
+    vkt_tensor h = vkt_linear(c.g, x, 4, true, "fc1");
+    finish_mse(&c, vkt_linear(c.g, h, 3, true, "fc2"));
+    assert_int_equal(vkt_graph_add_lora(c.g, "fc1", 2, 4.0f), VKT_OK);
+    assert_int_equal(vkt_graph_add_lora(c.g, "fc2", 3, 1.5f), VKT_OK);
+    randomise_lora(&c, "fc1");
+    randomise_lora(&c, "fc2");
+    fill_inputs(&c, 0);
+    check(&c, EPS, "lora linear");
+
+    gcase_begin(&c, 2);
+    x = in_f32(&c, 3, 3, 4, 5);
+    vkt_conv2d_params pw = {.out_channels = 5, .kernel_h = 1, .kernel_w = 1, .bias = true};
+    finish_mse(&c, vkt_conv2d(c.g, vkt_conv2d(c.g, x, &pw, "pw1"), &pw, "pw2"));
+    int added = 0;
+    assert_int_equal(vkt_graph_add_lora_all(c.g, 2, 2.0f, &added), VKT_OK);
+    assert_int_equal(added, 2);
+    randomise_lora(&c, "pw1");
+    randomise_lora(&c, "pw2");
+    fill_inputs(&c, 0);
+    check(&c, EPS, "lora pointwise conv");
 }
 
 void op_cases_pools(gcase_fn check)

@@ -25,6 +25,7 @@ void gcase_free(gcase *c);
 
 void op_cases_linear(gcase_fn check);
 void op_cases_conv2d(gcase_fn check);
+void op_cases_lora(gcase_fn check);
 void op_cases_pools(gcase_fn check);
 void op_cases_norms(gcase_fn check);
 void op_cases_activations(gcase_fn check);

@@ -45,6 +45,12 @@ static void test_conv2d(void **state)
     op_cases_conv2d(fd_check);
 }
 
+static void test_lora(void **state)
+{
+    (void)state;
+    op_cases_lora(fd_check);
+}
+
 static void test_pools(void **state)
 {
     (void)state;
@@ -99,7 +105,7 @@ int main(void)
         cmocka_unit_test(test_linear),     cmocka_unit_test(test_conv2d),     cmocka_unit_test(test_pools),
         cmocka_unit_test(test_norms),      cmocka_unit_test(test_activations), cmocka_unit_test(test_structural),
         cmocka_unit_test(test_dropout),    cmocka_unit_test(test_embedding),  cmocka_unit_test(test_losses),
-        cmocka_unit_test(test_small_networks),
+        cmocka_unit_test(test_small_networks), cmocka_unit_test(test_lora),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

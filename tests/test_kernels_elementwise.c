@@ -133,6 +133,11 @@ static void test_add_copy_fill(void **state)
     for (size_t i = 0; i < n; i++)
         ref[i] = a[i];
     kh_check_both_modes(&copy, 1, 1, n, ref, 1e-7);
+    copy.p.i[2] = 1; /* scaled */
+    copy.p.f[0] = -0.75f;
+    for (size_t i = 0; i < n; i++)
+        ref[i] = -0.75 * a[i];
+    kh_check_both_modes(&copy, 1, 1, n, ref, 1e-7);
 
     kh_launch fill = kh_make_launch(RT_K_FILL);
     fill.p.i[0] = (int)n - 1;

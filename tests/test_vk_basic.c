@@ -39,11 +39,14 @@ static void test_fill_and_copy(void **state)
         vkh_arg fill_args[1] = {{n, false, NULL}};
         assert_true(vkh_compare(RT_K_FILL, &p, 1, fill_args, 0, 0, "fill") == 0);
         float *src = vkh_rand(n, 2, -1, 1), *dst = vkh_rand(n, 3, -1, 1);
-        for (int accum = 0; accum < 2; accum++) {
-            p.i[1] = accum;
+        for (int mode = 0; mode < 4; mode++) {
+            p.i[1] = mode & 1;       /* accum */
+            p.i[2] = mode >> 1;      /* scaled by f[0] */
+            p.f[0] = mode >> 1 ? -0.75f : 2.5f;
             vkh_arg args[2] = {{n, false, src}, {n, false, dst}};
-            assert_true(vkh_compare(RT_K_COPY, &p, 2, args, 0, 0, accum ? "copy accum" : "copy") == 0);
+            assert_true(vkh_compare(RT_K_COPY, &p, 2, args, 0, 0, "copy") == 0);
         }
+        p.i[1] = p.i[2] = 0;
         free(src);
         free(dst);
     }

@@ -72,6 +72,7 @@ static void parity_check(gcase *c, double eps, const char *label)
     }
 FAMILY(linear)
 FAMILY(conv2d)
+FAMILY(lora)
 FAMILY(pools)
 FAMILY(norms)
 FAMILY(activations)
@@ -110,7 +111,7 @@ static void test_cnn_preset_full_size(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_linear),     cmocka_unit_test(test_conv2d),      cmocka_unit_test(test_pools),
+        cmocka_unit_test(test_linear),     cmocka_unit_test(test_conv2d), cmocka_unit_test(test_lora),      cmocka_unit_test(test_pools),
         cmocka_unit_test(test_norms),      cmocka_unit_test(test_activations), cmocka_unit_test(test_structural),
         cmocka_unit_test(test_dropout),    cmocka_unit_test(test_embedding),   cmocka_unit_test(test_losses),
         cmocka_unit_test(test_small_networks),

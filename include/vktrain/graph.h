@@ -120,6 +120,7 @@ typedef struct vkt_param_info {
     int64_t dims[VKT_MAX_RANK];
     size_t numel;
     bool is_state; /* running statistics etc.: saved, never trained */
+    bool is_adapter; /* a LoRA factor (vkt_graph_add_lora) */
 } vkt_param_info;
 vkt_status vkt_graph_param_info(const vkt_graph *g, int index, vkt_param_info *out);
 /* Copy a parameter's current host values (float32) out or in. A trainer
@@ -127,6 +128,19 @@ vkt_status vkt_graph_param_info(const vkt_graph *g, int index, vkt_param_info *o
 vkt_status vkt_graph_param_get(const vkt_graph *g, const char *name, float *dst, size_t count);
 vkt_status vkt_graph_param_set(vkt_graph *g, const char *name, const float *src, size_t count);
 size_t vkt_graph_trainable_numel(const vkt_graph *g);
+
+/* LoRA adapters (Hu et al. 2021), named as PEFT names them. On a linear
+ * or 1x1 convolution layer (stride 1, no padding, groups 1) named
+ * `layer`, y = base(x) + (alpha / rank) * B (A x), with A
+ * "<layer>.lora_A.weight" [rank, in] (PyTorch's Linear initialisation)
+ * and B "<layer>.lora_B.weight" [out, rank] (zeros), so the output is
+ * unchanged until B is trained ([rank, in, 1, 1] and [out, rank, 1, 1]
+ * for a convolution). VKT_TRAIN_LORA trains the adapters only. Add
+ * adapters before creating trainers. */
+vkt_status vkt_graph_add_lora(vkt_graph *g, const char *layer, int rank, float alpha);
+/* An adapter on every linear and eligible 1x1 convolution layer that
+ * has none yet; *added (may be NULL) gets their number. */
+vkt_status vkt_graph_add_lora_all(vkt_graph *g, int rank, float alpha, int *added);
 
 #ifdef __cplusplus
 }

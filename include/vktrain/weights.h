@@ -14,11 +14,17 @@ extern "C" {
 /* Load every parameter and state buffer of the graph from the file. The
  * file must name each one with the right shape (F32, F16, BF16 or F64
  * weights; integer counters); extra tensors are an error unless
- * allow_extra. All or nothing: on error the graph keeps its values. */
+ * allow_extra. LoRA adapters the file lacks keep their values (a base
+ * model file has none). All or nothing: on error the graph keeps its
+ * values. */
 vkt_status vkt_graph_load_safetensors(vkt_graph *g, const char *path, bool allow_extra);
 
 /* Save parameters and state buffers; the file is replaced atomically. */
 vkt_status vkt_graph_save_safetensors(const vkt_graph *g, const char *path);
+/* As vkt_graph_save_safetensors, with every LoRA adapter merged into its
+ * base weight (W + alpha/rank * B A) and no adapter tensors: a plain
+ * model that loads without adapters (in vktrain or PyTorch). */
+vkt_status vkt_graph_save_merged_safetensors(const vkt_graph *g, const char *path);
 
 #ifdef __cplusplus
 }

@@ -56,6 +56,8 @@ typedef struct binary_job {
     const float *a, *b;
     float *y;
     int accum;
+    bool scaled; /* copy: src times `scale` */
+    float scale;
 } binary_job;
 
 static void add_range(void *ctx, int64_t begin, int64_t end, int thread)
@@ -70,7 +72,7 @@ static void add_range(void *ctx, int64_t begin, int64_t end, int thread)
 
 void cpu_add(const cpu_kernel_args *a)
 {
-    binary_job j = {a->args[0], a->args[1], a->args[2], 0};
+    binary_job j = {a->args[0], a->args[1], a->args[2], 0, false, 1.0f};
     cpu_parallel_for(a->pool, a->p->i[0], CHUNK_ELEMS, add_range, &j);
 }
 
@@ -80,7 +82,14 @@ static void copy_range(void *ctx, int64_t begin, int64_t end, int thread)
     const binary_job *j = ctx;
     const float *src = j->a;
     float *dst = j->y;
-    if (j->accum)
+    const float scale = j->scale;
+    if (j->scaled && j->accum)
+        for (int64_t i = begin; i < end; i++)
+            dst[i] += scale * src[i];
+    else if (j->scaled)
+        for (int64_t i = begin; i < end; i++)
+            dst[i] = scale * src[i];
+    else if (j->accum)
         for (int64_t i = begin; i < end; i++)
             dst[i] += src[i];
     else if (dst != src)
@@ -89,7 +98,7 @@ static void copy_range(void *ctx, int64_t begin, int64_t end, int thread)
 
 void cpu_copy(const cpu_kernel_args *a)
 {
-    binary_job j = {a->args[0], NULL, a->args[1], a->p->i[1]};
+    binary_job j = {a->args[0], NULL, a->args[1], a->p->i[1], a->p->i[2] != 0, a->p->f[0]};
     cpu_parallel_for(a->pool, a->p->i[0], CHUNK_ELEMS, copy_range, &j);
 }
 

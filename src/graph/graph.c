@@ -212,6 +212,7 @@ vkt_status vkt_graph_param_info(const vkt_graph *g, int index, vkt_param_info *o
         out->dims[i] = i < p->rank ? p->dims[i] : 0;
     out->numel = p->numel;
     out->is_state = p->is_state;
+    out->is_adapter = p->is_adapter;
     return VKT_OK;
 }
 

@@ -48,6 +48,11 @@ typedef struct node {
     int iattr[NODE_MAX_IATTR];
     float fattr[NODE_MAX_FATTR];
     char *name; /* NULL for unnamed nodes */
+    /* LoRA adapter (vkt_graph_add_lora), on linear and 1x1 conv nodes:
+     * y += lora_scale * B (A x); lora_rank 0 when there is none. */
+    int lora_rank;
+    int lora_a, lora_b; /* param indices of A [rank, in] and B [out, rank] */
+    float lora_scale;   /* alpha / rank */
 } node;
 
 typedef struct param {

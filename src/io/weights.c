@@ -38,6 +38,8 @@ vkt_status weights_read_params(const vkt_graph *g, const st_file *f, const char 
     for (int i = 0; i < g->param_count; i++) {
         const param *p = &g->params[i];
         const st_tensor *t = st_find(f, p->name);
+        if (!t && p->is_adapter)
+            continue; /* keeps its value: values[i] stays NULL */
         if (!t)
             return rt_error(VKT_ERR_NOT_FOUND, "%s: no tensor '%s' (the model needs it)", path, p->name);
         if (!shape_matches(p, t)) {
@@ -87,7 +89,8 @@ vkt_status vkt_graph_load_safetensors(vkt_graph *g, const char *path, bool allow
                           f->tensors[k].name);
     if (st == VKT_OK)
         for (int i = 0; i < g->param_count; i++)
-            memcpy(g->params[i].data, values[i], g->params[i].numel * sizeof(float));
+            if (values[i])
+                memcpy(g->params[i].data, values[i], g->params[i].numel * sizeof(float));
     weights_free_values(g, values);
     st_free(f);
     return st;
@@ -123,6 +126,66 @@ vkt_status vkt_graph_save_safetensors(const vkt_graph *g, const char *path)
         st = st_write(path, entries, g->param_count, meta, 1);
     }
     free(entries);
+    free(counters);
+    return st;
+}
+
+/* W + s * B A of an adapted layer, in double to keep the merge exact to
+ * float rounding. */
+static float *merged_weight(const vkt_graph *g, const node *n)
+{
+    const param *w = &g->params[n->params[0]], *a = &g->params[n->lora_a], *b = &g->params[n->lora_b];
+    size_t out = (size_t)w->dims[0], in = w->numel / out, r = (size_t)n->lora_rank;
+    float *m = malloc(w->numel * sizeof *m);
+    if (!m)
+        return NULL;
+    for (size_t o = 0; o < out; o++)
+        for (size_t i = 0; i < in; i++) {
+            double acc = 0.0;
+            for (size_t k = 0; k < r; k++)
+                acc += (double)b->data[o * r + k] * a->data[k * in + i];
+            m[o * in + i] = (float)(w->data[o * in + i] + n->lora_scale * acc);
+        }
+    return m;
+}
+
+vkt_status vkt_graph_save_merged_safetensors(const vkt_graph *g, const char *path)
+{
+    if (!g || !path)
+        return rt_error(VKT_ERR_INVALID_ARG, "graph and path are required");
+    size_t np = (size_t)g->param_count + 1;
+    st_entry *all = calloc(np, sizeof *all), *kept = calloc(np, sizeof *kept);
+    int64_t *counters = calloc(np, sizeof *counters);
+    float **merged = calloc(np, sizeof *merged);
+    vkt_status st = VKT_OK;
+    if (!all || !kept || !counters || !merged)
+        st = rt_error(VKT_ERR_NO_MEMORY, "out of memory saving %s", path);
+    if (st == VKT_OK)
+        st = weights_entries(g, all, counters);
+    for (int id = 0; st == VKT_OK && id < g->node_count; id++) {
+        const node *n = &g->nodes[id];
+        if (!n->lora_rank)
+            continue;
+        int w = n->params[0];
+        merged[w] = merged_weight(g, n);
+        if (!merged[w])
+            st = rt_error(VKT_ERR_NO_MEMORY, "out of memory merging adapters for %s", path);
+        else
+            all[w].data = merged[w];
+    }
+    int count = 0;
+    for (int i = 0; st == VKT_OK && i < g->param_count; i++)
+        if (!g->params[i].is_adapter)
+            kept[count++] = all[i];
+    if (st == VKT_OK) {
+        st_kv meta[1] = {{(char *)"format", (char *)"pt"}};
+        st = st_write(path, kept, count, meta, 1);
+    }
+    for (int i = 0; merged && i < g->param_count; i++)
+        free(merged[i]);
+    free(merged);
+    free(all);
+    free(kept);
     free(counters);
     return st;
 }

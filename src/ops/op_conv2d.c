@@ -7,6 +7,7 @@
  * A 1x1 convolution with stride 1 and no padding uses the input directly. */
 #include <math.h>
 
+#include "lora.h"
 #include "ops.h"
 
 enum { A_CIN, A_H, A_W, A_KH, A_KW, A_SH, A_SW, A_PH, A_PW, A_DH, A_DW, A_GROUPS, A_BIAS, A_OH, A_OW, A_COUT };
@@ -109,6 +110,14 @@ static int build_columns(emit_ctx *e, const node *n, const conv_geom *c)
     return col;
 }
 
+/* Adapters sit on 1x1 convolutions only, whose input is its own
+ * column buffer: per image, [cin, HW] in, [cout, HW] out. */
+static lora_layout lora_layout_of(const conv_geom *c)
+{
+    lora_layout l = {c->cin, c->cout, true, (int)c->ohw};
+    return l;
+}
+
 static void conv_forward(emit_ctx *e, const node *n, int id)
 {
     conv_geom c = geom_of(e, n);
@@ -130,6 +139,10 @@ static void conv_forward(emit_ctx *e, const node *n, int id)
             b >= 0 ? arg_at(b, (size_t)gi * c.cout_g, (size_t)c.cout_g) : arg_none(),
         };
         ec_emit_args(e, RT_K_GEMM, &p, 4, args);
+    }
+    if (n->lora_rank) {
+        lora_layout l = lora_layout_of(&c);
+        lora_forward(e, n, id, &l, col, y);
     }
 }
 
@@ -192,6 +205,10 @@ static void conv_backward(emit_ctx *e, const node *n, int id)
             p.i[14] = acc;
             emit2(e, RT_K_COL2IM, &p, dcol, dx);
         }
+    }
+    if (n->lora_rank) {
+        lora_layout l = lora_layout_of(&c);
+        lora_backward(e, n, id, &l, ec_value(e, n->inputs[0]), dy);
     }
 }
 

@@ -3,6 +3,7 @@
  * rows. Backward: dX = dY W, dW = dY^T X, db = column sums of dY. */
 #include <math.h>
 
+#include "lora.h"
 #include "ops.h"
 
 enum { A_IN, A_OUT, A_HAS_BIAS };
@@ -49,6 +50,12 @@ static int rows_of(emit_ctx *e, const node *n)
     return ec_batch(e) * (int)(n->numel / (size_t)n->iattr[A_OUT]);
 }
 
+static lora_layout lora_layout_of(emit_ctx *e, const node *n)
+{
+    lora_layout l = {n->iattr[A_IN], n->iattr[A_OUT], false, rows_of(e, n)};
+    return l;
+}
+
 static void linear_forward(emit_ctx *e, const node *n, int id)
 {
     int rows = rows_of(e, n), in = n->iattr[A_IN], out = n->iattr[A_OUT];
@@ -61,6 +68,10 @@ static void linear_forward(emit_ctx *e, const node *n, int id)
     int slots[4] = {ec_value(e, n->inputs[0]), ec_param(e, n->params[0]), ec_value(e, id),
                     n->iattr[A_HAS_BIAS] ? ec_param(e, n->params[1]) : -1};
     ec_emit(e, RT_K_GEMM, &p, 4, slots);
+    if (n->lora_rank) {
+        lora_layout l = lora_layout_of(e, n);
+        lora_forward(e, n, id, &l, slots[0], slots[2]);
+    }
 }
 
 static void linear_backward(emit_ctx *e, const node *n, int id)
@@ -90,6 +101,10 @@ static void linear_backward(emit_ctx *e, const node *n, int id)
         int db = ec_param_grad(e, n->params[1], &acc);
         p.i[0] = rows, p.i[1] = out, p.i[2] = 1, p.i[3] = acc;
         emit2(e, RT_K_BIAS_GRAD, &p, dy, db);
+    }
+    if (n->lora_rank) {
+        lora_layout l = lora_layout_of(e, n);
+        lora_backward(e, n, id, &l, ec_value(e, n->inputs[0]), dy);
     }
 }
 

@@ -185,7 +185,8 @@ vkt_status vkt_trainer_load_checkpoint(vkt_trainer *tr, const char *path, vkt_kv
     if (st == VKT_OK) {
         /* Everything checked: commit to graph and device. */
         for (int i = 0; i < g->param_count; i++)
-            memcpy(g->params[i].data, values[i], g->params[i].numel * sizeof(float));
+            if (values[i]) /* NULL: an adapter the file lacks keeps its value */
+                memcpy(g->params[i].data, values[i], g->params[i].numel * sizeof(float));
         tr->counter_steps = 0;
         st = trainer_upload_params(tr);
         if (st == VKT_OK && tr->opt_bytes)

@@ -59,6 +59,9 @@ typedef struct cli_options {
     const char *policy;    /* full, last:K or bias (parsed by cli_parse_policy) */
     const char *memory_budget; /* bytes, with an optional K/M/G suffix */
     bool fp16;                 /* saved activations in fp16 */
+    const char *classes;       /* "LO-HI": only samples with these labels */
+    double lora_alpha;         /* LoRA scale numerator (default 2 * rank) */
+    bool merge_lora;           /* --save writes adapters merged */
 
     bool lr_given;
     bool momentum_given;
@@ -66,6 +69,7 @@ typedef struct cli_options {
     bool warmup_given;
     bool step_size_given;
     bool gamma_given;
+    bool lora_alpha_given;
 } cli_options;
 
 /* ---- main.c: error reporting ---- */
@@ -81,6 +85,9 @@ int cli_api_error(vkt_status status, const char *format, ...) __attribute__((for
 /* "full", "last:K" or "bias" into a trainable set; false (error printed)
  * for anything else. */
 bool cli_parse_policy(const char *text, vkt_trainable_set *out);
+/* Keep only the samples of the --classes range "LO-HI" (or one class
+ * "N") in *ds, replacing it; false (error printed) on a bad range. */
+bool cli_restrict_classes(const char *spec, vkt_dataset **ds);
 /* "123", "64K", "1.5M", "2G" into bytes; false (error printed) otherwise. */
 bool cli_parse_bytes(const char *option, const char *text, size_t *out);
 

@@ -54,7 +54,8 @@ static int evaluate_weights(const cli_options *o, eval_run *r)
 {
     cli_data_files files;
     if (!cli_find_data_files(o->data_dir, false, &files) ||
-        !cli_load_dataset(files.test_images, files.test_labels, &r->test_set))
+        !cli_load_dataset(files.test_images, files.test_labels, &r->test_set) ||
+        (o->classes && !cli_restrict_classes(o->classes, &r->test_set)))
         return 1;
 
     vkt_tensor loss;

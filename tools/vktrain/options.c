@@ -80,6 +80,9 @@ static const option_spec option_table[] = {
     OTHER("--policy", VALUE_TEXT, policy, NOT_TRACKED, CLI_TRAIN),
     OTHER("--memory-budget", VALUE_TEXT, memory_budget, NOT_TRACKED, CLI_TRAIN),
     FLAG_ON("--fp16", fp16, CLI_TRAIN),
+    OTHER("--classes", VALUE_TEXT, classes, NOT_TRACKED, BOTH),
+    REAL("--lora-alpha", lora_alpha, FIELD(lora_alpha_given), 1e-6, 1e6, CLI_TRAIN),
+    FLAG_ON("--merge-lora", merge_lora, CLI_TRAIN),
 };
 
 bool cli_parse_policy(const char *text, vkt_trainable_set *out)
@@ -88,6 +91,39 @@ bool cli_parse_policy(const char *text, vkt_trainable_set *out)
         return true;
     cli_error("--policy: %s", vkt_last_error());
     return false;
+}
+
+bool cli_restrict_classes(const char *spec, vkt_dataset **ds)
+{
+    int64_t lo, hi;
+    const char *dash = strchr(spec, '-');
+    char first[32];
+    size_t n = dash ? (size_t)(dash - spec) : strlen(spec);
+    bool ok = n > 0 && n < sizeof first;
+    if (ok) {
+        memcpy(first, spec, n);
+        first[n] = '\0';
+        ok = cli_parse_int64(first, 0, INT32_MAX, &lo) &&
+             (dash ? cli_parse_int64(dash + 1, lo, INT32_MAX, &hi) : (hi = lo, true));
+    }
+    if (!ok) {
+        cli_error("invalid value '%s' for --classes (expected LO-HI with 0 <= LO <= HI, or one class N)", spec);
+        return false;
+    }
+    vkt_dataset *kept;
+    vkt_status status = vkt_dataset_filter_labels(*ds, (int32_t)lo, (int32_t)hi, &kept);
+    if (status != VKT_OK) {
+        cli_api_error(status, "cannot select classes %s", spec);
+        return false;
+    }
+    if (vkt_dataset_count(kept) == 0) {
+        vkt_dataset_destroy(kept);
+        cli_error("--classes %s selects no samples", spec);
+        return false;
+    }
+    vkt_dataset_destroy(*ds);
+    *ds = kept;
+    return true;
 }
 
 bool cli_parse_bytes(const char *option, const char *text, size_t *out)
@@ -440,6 +476,7 @@ static void print_train_usage(FILE *stream)
           "  --model mlp|cnn          network preset (required)\n"
           "  --data DIR               Fashion-MNIST IDX files (default " CLI_DEFAULT_DATA_DIR ")\n"
           "  --init FILE.safetensors  start from these weights (PyTorch state_dict names)\n"
+          "  --classes LO-HI          train and test on these class labels only (e.g. 0-4)\n"
           "\n"
           "training:\n"
           "  --epochs N               passes over the training set (default 3)\n"
@@ -462,13 +499,18 @@ static void print_train_usage(FILE *stream)
           "execution:\n"
           "  --threads N              CPU threads (default 0 = all cores)\n"
           "  --device NAME            auto, cpu, vulkan or vulkan:N (default auto)\n"
-          "  --policy NAME            parameters to train: full, last:K (the last K layers) or bias\n"
-          "                           (default full); frozen layers get no backward pass\n"
+          "  --policy NAME            parameters to train (default full); frozen layers get no backward\n"
+          "                           pass: full, bias, last:K (the last K layers), lora:R (rank-R\n"
+          "                           adapters on every linear and 1x1 conv, base frozen),\n"
+          "                           channels:FRAC (that fraction of each layer's output channels),\n"
+          "                           auto (the largest set within --memory-budget)\n"
+          "  --lora-alpha X           LoRA scale numerator: adapters add (X / R) B A x (default 2R)\n"
           "  --memory-budget BYTES    refuse a training step planned over BYTES (e.g. 512K, 4M)\n"
           "  --fp16                   keep activations saved for backward in fp16 (fp32 math)\n"
           "\n"
           "output:\n"
           "  --save FILE.safetensors  save the trained weights at the end\n"
+          "  --merge-lora             --save folds LoRA adapters into the base weights (a plain model)\n"
           "  --checkpoint FILE        save a resumable checkpoint after each epoch and on Ctrl-C\n"
           "  --resume FILE            continue from a checkpoint\n"
           "  --log FILE.jsonl         one JSON record per epoch, then a summary record\n"
@@ -483,6 +525,7 @@ static void print_eval_usage(FILE *stream)
           "  --model mlp|cnn          network preset the weights belong to (required)\n"
           "  --init FILE.safetensors  weights to evaluate (required)\n"
           "  --data DIR               Fashion-MNIST IDX files (default " CLI_DEFAULT_DATA_DIR ")\n"
+          "  --classes LO-HI          evaluate on these class labels only (e.g. 5-9)\n"
           "  --batch N                batch size (default 64)\n"
           "  --threads N              CPU threads (default 0 = all cores)\n"
           "  --device NAME            auto, cpu, vulkan or vulkan:N (default auto)\n",

@@ -52,6 +52,7 @@ typedef struct train_run {
     vkt_memory_report memory;      /* the compiled training step's plan */
     double setup_seconds;          /* device, trainer and step compile */
     vkt_trainer *trainer;
+    vkt_trainable_set trainable;   /* --policy */
     vkt_loader *train_loader, *test_loader;
     float *x;
     int32_t *labels;
@@ -180,9 +181,10 @@ static int resume_from_checkpoint(train_run *r)
 static void print_plan(const train_run *r)
 {
     const cli_options *o = r->opt;
-    printf("training %s (%zu parameters) on %s with %d thread%s: %zu train / %zu test samples, "
+    printf("training %s (%zu parameters, %zu trained: %s) on %s with %d thread%s: %zu train / %zu test samples, "
            "%zu batches of %d per epoch\n",
-           cli_model_name(o->model), vkt_graph_trainable_numel(r->graph),
+           cli_model_name(o->model), vkt_graph_trainable_numel(r->graph), r->memory.grads_bytes / sizeof(float),
+           o->policy ? o->policy : "full",
            vkt_context_device_name(r->context), vkt_context_threads(r->context),
            vkt_context_threads(r->context) == 1 ? "" : "s", vkt_dataset_count(r->train_set),
            vkt_dataset_count(r->test_set), r->batches_per_epoch, o->batch);
@@ -219,13 +221,11 @@ static int create_trainer(train_run *r)
     if (status != VKT_OK)
         return cli_api_error(status, "cannot open the device");
 
-    vkt_trainable_set trainable = {.policy = VKT_TRAIN_ALL};
     size_t budget = 0;
-    if ((o->policy && !cli_parse_policy(o->policy, &trainable)) ||
-        (o->memory_budget && !cli_parse_bytes("--memory-budget", o->memory_budget, &budget)))
+    if (o->memory_budget && !cli_parse_bytes("--memory-budget", o->memory_budget, &budget))
         return 1;
     const vkt_trainer_options trainer_options = {
-        .trainable = &trainable,
+        .trainable = &r->trainable,
         .memory_budget = budget,
         .fp16_activations = o->fp16,
         .optimizer = optimizer_config(o, r->batches_per_epoch),
@@ -261,12 +261,26 @@ static int prepare(train_run *r)
     if (!cli_load_dataset(files.train_images, files.train_labels, &r->train_set) ||
         !cli_load_dataset(files.test_images, files.test_labels, &r->test_set))
         return 1;
+    if (o->classes &&
+        (!cli_restrict_classes(o->classes, &r->train_set) || !cli_restrict_classes(o->classes, &r->test_set)))
+        return 1;
+    r->trainable = (vkt_trainable_set){.policy = VKT_TRAIN_ALL};
+    if (o->policy && !cli_parse_policy(o->policy, &r->trainable))
+        return 1;
     if (!cli_build_model(o->model, o->seed, (float)o->label_smoothing, &r->graph, &r->loss))
         return 1;
     if (o->init_path) {
         vkt_status status = vkt_graph_load_safetensors(r->graph, o->init_path, false);
         if (status != VKT_OK)
             return cli_api_error(status, "cannot load weights from %s", o->init_path);
+    }
+    if (r->trainable.policy == VKT_TRAIN_LORA) {
+        /* After --init: the file holds the base model, adapters start as no-ops. */
+        int rank = r->trainable.lora_rank;
+        double alpha = o->lora_alpha_given ? o->lora_alpha : 2.0 * rank;
+        vkt_status status = vkt_graph_add_lora_all(r->graph, rank, (float)alpha, NULL);
+        if (status != VKT_OK)
+            return cli_api_error(status, "cannot add LoRA adapters");
     }
 
     size_t batch = (size_t)o->batch;
@@ -594,7 +608,8 @@ static int finish(train_run *r)
     if (o->save_path) {
         vkt_status status = vkt_trainer_sync_weights(r->trainer);
         if (status == VKT_OK)
-            status = vkt_graph_save_safetensors(r->graph, o->save_path);
+            status = o->merge_lora ? vkt_graph_save_merged_safetensors(r->graph, o->save_path)
+                                   : vkt_graph_save_safetensors(r->graph, o->save_path);
         if (status != VKT_OK)
             return cli_api_error(status, "cannot save weights to %s", o->save_path);
         if (!o->quiet)
