@@ -210,6 +210,17 @@ typedef enum rt_kernel {
      * floats); i: 0 count */
     RT_K_UNPACK_F16 = 33,
 
+    /* Row selection (sparse channel updates). For b < items, r < k,
+     * j < width: dst[(b*k + r)*width + j] = src[(b*rows + idx[r])*width + j].
+     * An index outside [0, rows) gives a zero row (indices come from the
+     * host; this only keeps a bad one from reading out of bounds).
+     * args: 0 src, 1 idx (int, k), 2 dst; i: 0 items, 1 rows, 2 k, 3 width */
+    RT_K_GATHER_ROWS = 34,
+    /* The inverse: dst[(b*rows + idx[r])*width + j] = src[(b*k + r)*width + j];
+     * rows not named are left as they are, out-of-range indices skipped.
+     * Indices must be distinct. args and i as GATHER_ROWS. */
+    RT_K_SCATTER_ROWS = 35,
+
     RT_K_COUNT
 } rt_kernel;
 

@@ -61,6 +61,8 @@ static const char *const kernel_names[RT_K_COUNT] = {
     [RT_K_ADAMW] = "adamw",
     [RT_K_PACK_F16] = "pack_f16",
     [RT_K_UNPACK_F16] = "unpack_f16",
+    [RT_K_GATHER_ROWS] = "gather_rows",
+    [RT_K_SCATTER_ROWS] = "scatter_rows",
 };
 
 const char *rt_kernel_name(rt_kernel k)
@@ -526,6 +528,16 @@ static void rules_embed_fwd(checker *c)
     arg(c, 2, "y", ELEMS(c, rows, d));
 }
 
+static void rules_rows(checker *c)
+{
+    int64_t items = dim(c, 0, "items", 0), rows = dim(c, 1, "rows", 0), k = dim(c, 2, "k", 0);
+    int64_t w = dim(c, 3, "width", 0);
+    bool gather = c->l->kernel == RT_K_GATHER_ROWS;
+    arg(c, 0, "src", ELEMS(c, items, gather ? rows : k, w));
+    arg(c, 1, "idx", k);
+    arg(c, 2, "dst", ELEMS(c, items, gather ? k : rows, w));
+}
+
 static void rules_embed_bwd(checker *c)
 {
     int64_t rows = dim(c, 0, "rows", 0), num = dim(c, 1, "num", 0), d = dim(c, 2, "dim", 0);
@@ -665,6 +677,8 @@ static void (*const kernel_rules[RT_K_COUNT])(checker *) = {
     [RT_K_ADAMW] = rules_adamw,
     [RT_K_PACK_F16] = rules_pack_f16,
     [RT_K_UNPACK_F16] = rules_unpack_f16,
+    [RT_K_GATHER_ROWS] = rules_rows,
+    [RT_K_SCATTER_ROWS] = rules_rows,
 };
 
 /* Compares each view with its rule: a view the kernel touches must be

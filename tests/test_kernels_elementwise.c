@@ -304,6 +304,50 @@ static void test_embedding(void **state)
     kh_check_both_modes(&bwd, 3, 2, nw, ref_dw, 1e-6);
 }
 
+/* Gather then scatter of selected rows over several items: exact moves,
+ * unselected rows untouched, out-of-range indices harmless. */
+static void test_gather_scatter_rows(void **state)
+{
+    (void)state;
+    const int items = 3, rows = 7, k = 4, width = 5000; /* rows longer than one task */
+    int32_t idx[4] = {6, 0, 3, 9}; /* 9 is out of range */
+    size_t full = (size_t)items * rows * width, compact = (size_t)items * k * width;
+    float *src = kh_frand(full, 7, -1, 1), *packed = kh_fzeros(compact);
+    kh_launch g = kh_make_launch(RT_K_GATHER_ROWS);
+    int v[4] = {items, rows, k, width};
+    memcpy(g.p.i, v, sizeof v);
+    kh_bind(&g, 0, src, full);
+    kh_bind(&g, 1, idx, (size_t)k);
+    kh_bind(&g, 2, packed, compact);
+    kh_run(&g);
+    for (int b = 0; b < items; b++)
+        for (int r = 0; r < k; r++)
+            for (int j = 0; j < width; j += 97) {
+                float want = idx[r] < rows ? src[((size_t)b * rows + (size_t)idx[r]) * width + (size_t)j] : 0.0f;
+                assert_true(packed[((size_t)b * k + (size_t)r) * width + (size_t)j] == want);
+            }
+    for (size_t i = 0; i < compact; i++)
+        packed[i] = -packed[i] - 3.0f;
+    float *dst = kh_fcopy(src, full);
+    kh_launch sc = kh_make_launch(RT_K_SCATTER_ROWS);
+    memcpy(sc.p.i, v, sizeof v);
+    kh_bind(&sc, 0, packed, compact);
+    kh_bind(&sc, 1, idx, (size_t)k);
+    kh_bind(&sc, 2, dst, full);
+    kh_run(&sc);
+    for (int b = 0; b < items; b++)
+        for (int row = 0; row < rows; row++) {
+            int r = -1;
+            for (int t = 0; t < k; t++)
+                r = idx[t] == row ? t : r;
+            for (int j = 0; j < width; j += 89) {
+                size_t at = ((size_t)b * rows + (size_t)row) * width + (size_t)j;
+                float want = r >= 0 ? packed[((size_t)b * k + (size_t)r) * width + (size_t)j] : src[at];
+                assert_true(dst[at] == want);
+            }
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -315,6 +359,7 @@ int main(void)
         KH_TEST(test_bias_grad),
         KH_TEST(test_dropout),
         KH_TEST(test_embedding),
+        KH_TEST(test_gather_scatter_rows),
     };
     return cmocka_run_group_tests(tests, kh_group_setup, kh_group_teardown);
 }

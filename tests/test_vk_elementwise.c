@@ -438,10 +438,41 @@ static void test_embed_bwd(void **state)
     vkh_assert_no_validation_messages();
 }
 
+static void test_gather_scatter_rows(void **state)
+{
+    (void)state;
+    /* items, rows, k, width */
+    const int cases[][4] = {{1, 5, 2, 3}, {64, 16, 5, 196}, {1, 1568, 1, 10}, {3, 7, 4, 1}, {2, 3, 3, 129}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        size_t items = (size_t)cases[c][0], rows = (size_t)cases[c][1], k = (size_t)cases[c][2];
+        size_t width = (size_t)cases[c][3];
+        int *idx = vkh_rand_int(k, 170 + (unsigned)c, 1);
+        for (size_t r = 0; r < k; r++) /* distinct, unsorted, one out of range when k > 2 */
+            idx[r] = (int)((rows - 1 - r * 3) % rows);
+        if (k > 2)
+            idx[1] = (int)rows + 4;
+        float *src = vkh_rand(items * rows * width, 180 + (unsigned)c, -1, 1);
+        float *dst = vkh_rand(items * rows * width, 190 + (unsigned)c, -1, 1);
+        float *packed = vkh_rand(items * k * width, 200 + (unsigned)c, -1, 1);
+        rt_params p = {{0}, {0}};
+        p.i[0] = (int)items, p.i[1] = (int)rows, p.i[2] = (int)k, p.i[3] = (int)width;
+        vkh_arg ga[3] = {{items * rows * width, false, src}, {k, true, idx}, {items * k * width, false, packed}};
+        assert_true(vkh_compare(RT_K_GATHER_ROWS, &p, 3, ga, 0, 0, "gather_rows") == 0);
+        vkh_arg sa[3] = {{items * k * width, false, packed}, {k, true, idx}, {items * rows * width, false, dst}};
+        assert_true(vkh_compare(RT_K_SCATTER_ROWS, &p, 3, sa, 0, 0, "scatter_rows") == 0);
+        free(idx);
+        free(src);
+        free(dst);
+        free(packed);
+    }
+    vkh_assert_no_validation_messages();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_act_fwd),
+        cmocka_unit_test(test_gather_scatter_rows),
         cmocka_unit_test(test_act_fwd_large),
         cmocka_unit_test(test_act_bwd),
         cmocka_unit_test(test_add),

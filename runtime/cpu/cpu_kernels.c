@@ -35,4 +35,6 @@ const cpu_kernel_fn cpu_kernel_table[RT_K_COUNT] = {
     [RT_K_ADAMW] = cpu_adamw,
     [RT_K_PACK_F16] = cpu_pack_f16,
     [RT_K_UNPACK_F16] = cpu_unpack_f16,
+    [RT_K_GATHER_ROWS] = cpu_gather_rows,
+    [RT_K_SCATTER_ROWS] = cpu_scatter_rows,
 };

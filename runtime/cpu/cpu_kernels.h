@@ -57,6 +57,8 @@ void cpu_sgd(const cpu_kernel_args *a);
 void cpu_adamw(const cpu_kernel_args *a);
 void cpu_pack_f16(const cpu_kernel_args *a);        /* convert.c    */
 void cpu_unpack_f16(const cpu_kernel_args *a);
+void cpu_gather_rows(const cpu_kernel_args *a);     /* gather.c     */
+void cpu_scatter_rows(const cpu_kernel_args *a);
 
 /* Scalars buffer access (32-bit words holding floats or uint32). */
 static inline float cpu_scalar_f(const void *sc, int slot)

@@ -63,6 +63,7 @@ ITEMS(grid_embed_bwd, u(i[1]) * u(i[2]))
 ROWS(grid_single, 1)
 ITEMS(grid_nd, u(i[0]) * u(i[1]))
 ITEMS(grid_pairs, (u(i[0]) + 1) / 2)
+ITEMS(grid_rows, u(i[0]) * u(i[2]) * u(i[3]))
 
 static void grid_gemm(const rt_params *p, uint32_t local, uint32_t g[3])
 {
@@ -113,6 +114,8 @@ static const vk_kernel_info kernel_table[RT_K_COUNT] = {
     K(RT_K_ADAMW, adamw, 128, grid_count),
     K16(RT_K_PACK_F16, pack_f16, 128, grid_pairs),
     K16(RT_K_UNPACK_F16, unpack_f16, 128, grid_pairs),
+    K(RT_K_GATHER_ROWS, gather_rows, 128, grid_rows),
+    K(RT_K_SCATTER_ROWS, scatter_rows, 128, grid_rows),
 };
 
 const vk_kernel_info *vk_kernel_get(rt_kernel k)
