@@ -72,11 +72,11 @@ static int run_plan(rt_backend *be, const vkt_graph *g, int loss, int batch, boo
     bool *trainable = calloc((size_t)g->param_count + 1, sizeof(bool));
     for (int i = 0; i < g->param_count; i++)
         trainable[i] = !g->params[i].is_state && (!mask || mask[i]);
-    compile_request req = {g, loss, batch, true, trainable, NULL, backward, probe, false};
+    compile_request req = {g, loss, batch, true, trainable, NULL, backward, probe, false, NULL};
     int rc = -1;
     if (setup(be, g, batch, inputs, seed, b) == 0 && compile_plan(pl, &req) == VKT_OK) {
         plan_bindings pb = {b->params, b->grads, b->opt, b->inputs, b->scalars, b->param_off, b->grad_off,
-                            b->opt_off, b->input_off, b->grads_bytes};
+                            b->opt_off, b->input_off, b->grads_bytes, NULL, NULL};
         if (plan_build_program(pl, be, &pb) == VKT_OK && rt_program_run(be, pl->program) == VKT_OK)
             rc = 0;
     }

@@ -50,6 +50,7 @@ vkt_status compile_plan(plan *pl, const compile_request *req)
     vkt_status st = plan_init(pl, g, req->batch, req->training, req->trainable);
     if (st != VKT_OK)
         return st;
+    pl->param_rows = req->param_rows;
     mark_gradients(pl, req->loss, req->input_grads);
     ec_scalars(pl);
 

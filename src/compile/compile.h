@@ -19,6 +19,7 @@ typedef struct compile_request {
                             their gradients stay readable after the run */
     int probe;           /* node whose forward value stays readable (-1: none) */
     bool fp16_activations; /* training plans: saved activations in fp16 */
+    const int *param_rows; /* per param: rows trained (sparse update), 0 = all; NULL: all */
 } compile_request;
 
 vkt_status compile_plan(plan *pl, const compile_request *req);

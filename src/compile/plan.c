@@ -144,10 +144,27 @@ bool ec_param_trainable(const emit_ctx *e, int p)
     return e->training && e->trainable[p];
 }
 
+int ec_param_rows(const emit_ctx *e, int p)
+{
+    return e->param_rows ? e->param_rows[p] : 0;
+}
+
+size_t ec_param_grad_numel(const emit_ctx *e, int p)
+{
+    const param *pa = &e->graph->params[p];
+    int k = ec_param_rows(e, p);
+    return k ? (size_t)k * (pa->numel / (size_t)pa->dims[0]) : pa->numel;
+}
+
+int ec_param_index(emit_ctx *e, int p)
+{
+    return add_slot(e, SLOT_INDEX, (size_t)ec_param_rows(e, p) * 4, p);
+}
+
 int ec_param_grad(emit_ctx *e, int p, int *accum)
 {
     if (e->param_grad_slot[p] < 0)
-        e->param_grad_slot[p] = add_slot(e, SLOT_GRAD, e->graph->params[p].numel * 4, p);
+        e->param_grad_slot[p] = add_slot(e, SLOT_GRAD, ec_param_grad_numel(e, p) * 4, p);
     *accum = e->param_grad_written[p] ? 1 : 0;
     e->param_grad_written[p] = true;
     return e->param_grad_slot[p];
@@ -319,7 +336,13 @@ static vkt_status slot_view(const plan *pl, const plan_bindings *b, int si, rt_v
     case SLOT_OPT:
         /* index encodes param * 2 + which state (0: first, 1: second). */
         v->buf = b->opt;
-        v->offset = b->opt_offset[s->index / 2] + (size_t)(s->index % 2) * pl->graph->params[s->index / 2].numel * 4;
+        v->offset = b->opt_offset[s->index / 2] + (size_t)(s->index % 2) * s->bytes;
+        break;
+    case SLOT_INDEX:
+        if (!b->indices || !b->index_offset)
+            return rt_error(VKT_ERR_STATE, "internal: row indices requested without an index buffer");
+        v->buf = b->indices;
+        v->offset = b->index_offset[s->index];
         break;
     case SLOT_INPUT: v->buf = b->inputs; v->offset = b->input_offset[s->index]; break;
     case SLOT_SCALARS: v->buf = b->scalars; v->offset = 0; break;
@@ -368,7 +391,7 @@ vkt_status plan_build_program(plan *pl, rt_backend *be, const plan_bindings *b)
 
 int ec_opt_state(emit_ctx *e, int p, int which)
 {
-    return add_slot(e, SLOT_OPT, e->graph->params[p].numel * 4, p * 2 + which);
+    return add_slot(e, SLOT_OPT, ec_param_grad_numel(e, p) * 4, p * 2 + which);
 }
 
 int ec_grads_all(emit_ctx *e)

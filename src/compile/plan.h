@@ -23,6 +23,7 @@ typedef enum slot_kind {
     SLOT_OPT,     /* optimizer state (trainer buffer)               */
     SLOT_INPUT,   /* a graph input (trainer buffer)                 */
     SLOT_SCALARS, /* the scalars buffer                              */
+    SLOT_INDEX,   /* a partial parameter's trained rows (int32)     */
 } slot_kind;
 
 typedef struct slot {
@@ -55,6 +56,8 @@ typedef struct plan_bindings {
     const size_t *opt_offset;    /* per param, bytes; SIZE_MAX: none  */
     const size_t *input_offset;  /* per graph input, bytes            */
     size_t grads_total_bytes;
+    rt_buffer *indices;          /* trained rows of partial params    */
+    const size_t *index_offset;  /* per param, bytes (partial params) */
 } plan_bindings;
 
 typedef struct plan {
@@ -62,6 +65,10 @@ typedef struct plan {
     int batch;
     bool training;
     const bool *trainable; /* per param */
+    /* Per param: rows (output channels) trained, 0 = all; NULL: all.
+     * A partial parameter's gradient and optimizer state hold only its
+     * trained rows, compact. */
+    const int *param_rows;
 
     slot *slots;
     int slot_count, slot_cap;
@@ -98,7 +105,14 @@ int ec_grad(emit_ctx *e, int node_id, int *accum);
 bool ec_needs_grad(const emit_ctx *e, int node_id);
 int ec_param(emit_ctx *e, int param_index);
 bool ec_param_trainable(const emit_ctx *e, int param_index);
+/* The gradient has ec_param_rows rows when the parameter is partial. */
 int ec_param_grad(emit_ctx *e, int param_index, int *accum);
+/* Rows of a parameter trained (a sparse channel update), 0 = all. */
+int ec_param_rows(const emit_ctx *e, int param_index);
+/* The trained rows' indices (int32, ascending) of a partial parameter. */
+int ec_param_index(emit_ctx *e, int param_index);
+/* Elements of a parameter's gradient (and of each optimizer state). */
+size_t ec_param_grad_numel(const emit_ctx *e, int param_index);
 /* Optimizer state `which` (0 or 1) of a parameter. */
 int ec_opt_state(emit_ctx *e, int param_index, int which);
 int ec_grads_all(emit_ctx *e);

@@ -163,7 +163,19 @@ static void conv_backward(emit_ctx *e, const node *n, int id)
         p.i[0] = c.batch, p.i[1] = c.cout, p.i[2] = (int)c.ohw, p.i[3] = acc;
         emit2(e, RT_K_BIAS_GRAD, &p, dy, db);
     }
-    if (ec_param_trainable(e, wp)) {
+    if (ec_param_trainable(e, wp) && ec_param_rows(e, wp)) {
+        /* Sparse update (groups == 1): dW of the trained output channels
+         * only, from those channels of dY. */
+        int col = build_columns(e, n, &c);
+        int k, dyk = op_rows_of_dy(e, wp, dy, c.batch, c.cout, (int)c.ohw, &k);
+        int dw = ec_param_grad(e, wp, &acc);
+        rt_params p = rt_params_zero();
+        p.i[0] = k, p.i[1] = (int)c.ckk_g, p.i[2] = (int)c.ohw, p.i[4] = 1;
+        p.i[5] = (int)c.ohw, p.i[6] = (int)c.ohw, p.i[7] = (int)c.ckk_g;
+        p.i[8] = c.batch, p.i[9] = k * (int)c.ohw, p.i[10] = (int)col_img, p.i[13] = acc, p.i[14] = 1;
+        int slots[4] = {dyk, col, dw, -1};
+        ec_emit(e, RT_K_GEMM, &p, 4, slots);
+    } else if (ec_param_trainable(e, wp)) {
         int col = build_columns(e, n, &c);
         int dw = ec_param_grad(e, wp, &acc);
         for (int gi = 0; gi < c.groups; gi++) {

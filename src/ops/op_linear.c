@@ -88,12 +88,13 @@ static void linear_backward(emit_ctx *e, const node *n, int id)
         int slots[4] = {dy, ec_param(e, w), dx, -1};
         ec_emit(e, RT_K_GEMM, &p, 4, slots);
     }
-    if (ec_param_trainable(e, w)) { /* dW[out,in] = dY^T X */
+    if (ec_param_trainable(e, w)) { /* dW[out,in] = dY^T X (only the trained rows: dY's columns) */
+        int m, src = op_rows_of_dy(e, w, dy, rows, out, 1, &m);
         rt_params p = rt_params_zero();
         int dw = ec_param_grad(e, w, &acc);
-        p.i[0] = out, p.i[1] = in, p.i[2] = rows, p.i[3] = 1;
-        p.i[5] = out, p.i[6] = in, p.i[7] = in, p.i[8] = 1, p.i[13] = acc;
-        int slots[4] = {dy, ec_value(e, n->inputs[0]), dw, -1};
+        p.i[0] = m, p.i[1] = in, p.i[2] = rows, p.i[3] = 1;
+        p.i[5] = m, p.i[6] = in, p.i[7] = in, p.i[8] = 1, p.i[13] = acc;
+        int slots[4] = {src, ec_value(e, n->inputs[0]), dw, -1};
         ec_emit(e, RT_K_GEMM, &p, 4, slots);
     }
     if (n->iattr[A_HAS_BIAS] && ec_param_trainable(e, n->params[1])) {

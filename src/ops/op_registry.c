@@ -76,3 +76,17 @@ void op_norm_backward(emit_ctx *e, const node *n, int id, rt_kernel k, rt_params
                     ec_saved(e, id, saved_inv, 0), dx, dw, db};
     ec_emit(e, k, &p, 8, slots);
 }
+
+int op_rows_of_dy(emit_ctx *e, int w, int dy, int items, int channels_all, int width, int *channels)
+{
+    int k = ec_param_rows(e, w);
+    *channels = k ? k : channels_all;
+    if (!k)
+        return dy;
+    int compact = ec_temp(e, (size_t)items * (size_t)k * (size_t)width * 4);
+    rt_params p = rt_params_zero();
+    p.i[0] = items, p.i[1] = channels_all, p.i[2] = k, p.i[3] = width;
+    int slots[3] = {dy, ec_param_index(e, w), compact};
+    ec_emit(e, RT_K_GATHER_ROWS, &p, 3, slots);
+    return compact;
+}

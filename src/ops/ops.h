@@ -35,6 +35,12 @@ static inline void emit2(emit_ctx *e, rt_kernel k, const rt_params *p, int a0, i
 
 
 
+/* Sparse channel update: when weight `w` trains only some rows (output
+ * channels), gather those channels of dY, laid out as `items` blocks of
+ * [channels, width], into a compact temporary and return it (with
+ * *channels = the rows trained); otherwise return dy unchanged. */
+int op_rows_of_dy(emit_ctx *e, int w, int dy, int items, int channels_all, int width, int *channels);
+
 /* Builder helper: the node behind operand `t` of `op`, or NULL (error
  * recorded) when t is invalid or is a loss (losses end a graph). */
 const node *op_operand(vkt_graph *g, vkt_tensor t, const char *op);

@@ -32,6 +32,34 @@ static char *state_key(const char *param, const char *state)
     return k;
 }
 
+/* Fingerprint (FNV-1a, hex) of which rows each partial parameter trains:
+ * its optimizer state is only meaningful for the same selection. "all"
+ * when every trainable parameter trains every row. */
+static void selection_text(const vkt_trainer *tr, char out[24])
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    bool any = false;
+    for (int i = 0; i < tr->graph->param_count; i++) {
+        int k = tr->rows.rows_k[i];
+        if (!k)
+            continue;
+        any = true;
+        const int32_t *idx = (const int32_t *)((const char *)tr->rows.index + tr->rows.index_offset[i]);
+        uint32_t words[2] = {(uint32_t)i, (uint32_t)k};
+        for (int w = 0; w < 2 + k; w++) {
+            uint32_t v = w < 2 ? words[w] : (uint32_t)idx[w - 2];
+            for (int b = 0; b < 4; b++) {
+                h ^= (v >> (8 * b)) & 0xffu;
+                h *= 0x100000001b3ull;
+            }
+        }
+    }
+    if (any)
+        snprintf(out, 24, "%016" PRIx64, h);
+    else
+        snprintf(out, 24, "all");
+}
+
 /* Count trainable parameters that carry optimizer state. */
 static int state_tensor_count(const vkt_trainer *tr)
 {
@@ -53,16 +81,23 @@ vkt_status vkt_trainer_save_checkpoint(vkt_trainer *tr, const char *path, const 
     int nstate = state_tensor_count(tr), total = g->param_count + nstate;
     st_entry *entries = calloc((size_t)total + 1, sizeof *entries);
     int64_t *counters = calloc((size_t)g->param_count + 1, sizeof *counters);
+    int64_t(*state_dims)[2] = calloc((size_t)g->param_count + 1, sizeof *state_dims);
+    char selection[24];
     char **keys = calloc((size_t)nstate + 1, sizeof *keys);
     float *state = malloc(tr->opt_bytes ? tr->opt_bytes : 4);
-    st_kv *kv = calloc((size_t)meta_count + 3, sizeof *kv);
+    st_kv *kv = calloc((size_t)meta_count + 4, sizeof *kv);
     char **app_keys = calloc((size_t)meta_count + 1, sizeof *app_keys);
     char step_text[32];
-    if (!entries || !counters || !keys || !state || !kv || !app_keys) {
+    if (!entries || !counters || !state_dims || !keys || !state || !kv || !app_keys) {
         st = rt_error(VKT_ERR_NO_MEMORY, "out of memory writing checkpoint %s", path);
         goto done;
     }
     weights_entries(g, entries, counters);
+    for (int i = 0; i < g->param_count; i++)
+        if (tr->rows.rows_k[i]) {
+            state_dims[i][0] = tr->rows.rows_k[i];
+            state_dims[i][1] = (int64_t)(g->params[i].numel / (size_t)g->params[i].dims[0]);
+        }
     if (tr->opt_bytes)
         st = rt_download(tr->be, tr->opt_state, 0, state, tr->opt_bytes);
     int e = g->param_count, k = 0;
@@ -75,8 +110,12 @@ vkt_status vkt_trainer_save_checkpoint(vkt_trainer *tr, const char *path, const 
                 st = rt_error(VKT_ERR_NO_MEMORY, "out of memory writing checkpoint");
                 break;
             }
-            const float *data = (const float *)((const char *)state + tr->opt_offset[i]) + (size_t)s * g->params[i].numel;
-            entries[e++] = (st_entry){keys[k++], ST_F32, g->params[i].rank, g->params[i].dims, data};
+            size_t numel = trainer_state_numel(tr, i);
+            const float *data = (const float *)((const char *)state + tr->opt_offset[i]) + (size_t)s * numel;
+            /* A partial parameter's state holds its trained rows: [k, rest]. */
+            entries[e++] = numel == g->params[i].numel
+                               ? (st_entry){keys[k++], ST_F32, g->params[i].rank, g->params[i].dims, data}
+                               : (st_entry){keys[k++], ST_F32, 2, state_dims[i], data};
         }
     }
     snprintf(step_text, sizeof step_text, "%" PRId64, tr->step);
@@ -97,8 +136,10 @@ vkt_status vkt_trainer_save_checkpoint(vkt_trainer *tr, const char *path, const 
         snprintf(app_keys[m], n, APP_PREFIX "%s", meta[m].key);
         kv[3 + m] = (st_kv){app_keys[m], (char *)meta[m].value};
     }
+    selection_text(tr, selection);
+    kv[3 + meta_count] = (st_kv){(char *)"vktrain.rows", selection};
     if (st == VKT_OK)
-        st = st_write(path, entries, e, kv, 3 + meta_count);
+        st = st_write(path, entries, e, kv, 4 + meta_count);
 done:
     for (int i = 0; keys && i < nstate; i++)
         free(keys[i]);
@@ -109,6 +150,7 @@ done:
     free(kv);
     free(state);
     free(counters);
+    free(state_dims);
     free(entries);
     return st;
 }
@@ -140,11 +182,11 @@ static vkt_status read_state(const vkt_trainer *tr, const st_file *f, const char
             vkt_status st = VKT_OK;
             if (!t)
                 st = rt_error(VKT_ERR_NOT_FOUND, "%s: no optimizer state '%s'", path, key);
-            else if (t->numel != g->params[i].numel)
+            else if (t->numel != trainer_state_numel(tr, i))
                 st = rt_error(VKT_ERR_SHAPE, "%s: optimizer state '%s' has %llu elements, expected %zu", path, key,
-                              (unsigned long long)t->numel, g->params[i].numel);
+                              (unsigned long long)t->numel, trainer_state_numel(tr, i));
             else {
-                float *dst = (float *)((char *)state + tr->opt_offset[i]) + (size_t)s * g->params[i].numel;
+                float *dst = (float *)((char *)state + tr->opt_offset[i]) + (size_t)s * t->numel;
                 st = st_tensor_to_f32(t, dst, t->numel);
             }
             free(key);
@@ -178,6 +220,16 @@ vkt_status vkt_trainer_load_checkpoint(vkt_trainer *tr, const char *path, vkt_kv
                       opt ? opt : "none", optimizer_name(&tr->opt));
     if (st == VKT_OK)
         st = parse_step(st_meta_get(f, "vktrain.step"), path, &step);
+    if (st == VKT_OK) {
+        /* Files from before sparse updates carry no selection: "all". */
+        char selection[24];
+        const char *rows = st_meta_get(f, "vktrain.rows");
+        selection_text(tr, selection);
+        if (strcmp(rows ? rows : "all", selection) != 0)
+            st = rt_error(VKT_ERR_INVALID_ARG,
+                          "%s: checkpoint trains other channels (selection %s) than this trainer (%s)", path,
+                          rows ? rows : "all", selection);
+    }
     if (st == VKT_OK)
         st = weights_read_params(g, f, path, values);
     if (st == VKT_OK)

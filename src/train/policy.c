@@ -121,6 +121,10 @@ vkt_status policy_resolve(const vkt_graph *g, const vkt_trainable_set *set, bool
     switch (policy) {
     case VKT_TRAIN_ALL:
     case VKT_TRAIN_BIAS: return VKT_OK;
+    case VKT_TRAIN_CHANNELS: /* rows of the weights are chosen by policy_select_rows */
+        for (int i = 0; i < g->param_count; i++)
+            trainable[i] = !g->params[i].is_state && !g->params[i].is_adapter;
+        return VKT_OK;
     case VKT_TRAIN_LAST_K:
         if (set->count < 1)
             return rt_error(VKT_ERR_INVALID_ARG, "last-k policy needs k >= 1 (got %d)", set->count);
@@ -135,4 +139,102 @@ vkt_status policy_resolve(const vkt_graph *g, const vkt_trainable_set *set, bool
         return VKT_OK;
     default: return rt_error(VKT_ERR_INVALID_ARG, "unknown trainable policy %d", (int)policy);
     }
+}
+
+/* The weight of a linear or ungrouped conv layer: its rows are output
+ * channels, which a sparse update can train a subset of. */
+static bool has_channel_rows(const vkt_graph *g, int pi)
+{
+    const param *p = &g->params[pi];
+    const node *n = &g->nodes[p->node];
+    if (p->is_state || p->is_adapter || n->nparams == 0 || n->params[0] != pi)
+        return false;
+    return n->kind == OP_LINEAR || (n->kind == OP_CONV2D && n->iattr[11] == 1); /* groups */
+}
+
+typedef struct row_norm {
+    double norm;
+    int row;
+} row_norm;
+
+static int by_norm_desc(const void *a, const void *b)
+{
+    const row_norm *x = a, *y = b;
+    if (x->norm != y->norm)
+        return x->norm < y->norm ? 1 : -1;
+    return x->row - y->row; /* ties: lower row first, deterministic */
+}
+
+static int by_row(const void *a, const void *b)
+{
+    return *(const int32_t *)a - *(const int32_t *)b;
+}
+
+vkt_status policy_select_rows(const vkt_graph *g, const vkt_trainable_set *set, const bool *trainable,
+                              row_selection *out)
+{
+    size_t np = (size_t)g->param_count + 1;
+    out->rows_k = calloc(np, sizeof(int));
+    out->index_offset = calloc(np, sizeof(size_t));
+    out->index = NULL;
+    out->index_bytes = 0;
+    if (!out->rows_k || !out->index_offset)
+        return rt_error(VKT_ERR_NO_MEMORY, "out of memory selecting channels");
+    if (!set || set->policy != VKT_TRAIN_CHANNELS)
+        return VKT_OK;
+    if (!(set->fraction > 0.0f && set->fraction <= 1.0f))
+        return rt_error(VKT_ERR_INVALID_ARG, "channels policy needs 0 < fraction <= 1 (got %g)", (double)set->fraction);
+    size_t total = 0;
+    for (int i = 0; i < g->param_count; i++) {
+        if (!trainable[i] || !has_channel_rows(g, i))
+            continue;
+        int rows = (int)g->params[i].dims[0];
+        int k = (int)ceil((double)set->fraction * rows);
+        k = k < 1 ? 1 : k > rows ? rows : k;
+        if (k < rows) {
+            out->rows_k[i] = k;
+            total += (size_t)k;
+        }
+    }
+    out->index = malloc((total ? total : 1) * sizeof(int32_t));
+    row_norm *norms = NULL;
+    if (!out->index)
+        return rt_error(VKT_ERR_NO_MEMORY, "out of memory selecting channels");
+    size_t at = 0;
+    for (int i = 0; i < g->param_count; i++) {
+        int k = out->rows_k[i];
+        if (!k)
+            continue;
+        const param *p = &g->params[i];
+        size_t rows = (size_t)p->dims[0], width = p->numel / rows;
+        row_norm *grown = realloc(norms, rows * sizeof *norms);
+        if (!grown) {
+            free(norms);
+            return rt_error(VKT_ERR_NO_MEMORY, "out of memory selecting channels");
+        }
+        norms = grown;
+        for (size_t r = 0; r < rows; r++) {
+            double sum = 0.0;
+            for (size_t j = 0; j < width; j++)
+                sum += (double)p->data[r * width + j] * p->data[r * width + j];
+            norms[r] = (row_norm){sum, (int)r};
+        }
+        qsort(norms, rows, sizeof *norms, by_norm_desc);
+        out->index_offset[i] = at * sizeof(int32_t);
+        for (int r = 0; r < k; r++)
+            out->index[at + (size_t)r] = norms[r].row;
+        qsort(out->index + at, (size_t)k, sizeof(int32_t), by_row); /* ascending: friendlier memory access */
+        at += (size_t)k;
+    }
+    free(norms);
+    out->index_bytes = at * sizeof(int32_t);
+    return VKT_OK;
+}
+
+void row_selection_free(row_selection *s)
+{
+    free(s->rows_k);
+    free(s->index);
+    free(s->index_offset);
+    memset(s, 0, sizeof *s);
 }

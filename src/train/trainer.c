@@ -49,6 +49,13 @@ static vkt_status layout_buffers(vkt_trainer *tr)
     return VKT_OK;
 }
 
+size_t trainer_state_numel(const vkt_trainer *tr, int i)
+{
+    const param *p = &tr->graph->params[i];
+    int k = tr->rows.rows_k ? tr->rows.rows_k[i] : 0;
+    return k ? (size_t)k * (p->numel / (size_t)p->dims[0]) : p->numel;
+}
+
 static void assign_offsets(vkt_trainer *tr)
 {
     const vkt_graph *g = tr->graph;
@@ -59,6 +66,7 @@ static void assign_offsets(vkt_trainer *tr)
         tr->param_offset[i] = p;
         p += (bytes + 255) / 256 * 256;
         tr->grad_offset[i] = tr->opt_offset[i] = SIZE_MAX;
+        bytes = trainer_state_numel(tr, i) * 4;
         if (tr->trainable[i]) {
             tr->grad_offset[i] = gr;
             gr += bytes; /* packed: the clipping norm reads them as one range */
@@ -88,10 +96,12 @@ static void destroy_buffers(vkt_trainer *tr)
             plan_free(&tr->plans[i].pl, tr->be);
             tr->plans[i].used = false;
         }
-    rt_buffer *bufs[] = {tr->params, tr->grads, tr->opt_state, tr->inputs, tr->train_scalars, tr->eval_scalars};
+    rt_buffer *bufs[] = {tr->params, tr->grads, tr->opt_state, tr->inputs, tr->train_scalars, tr->eval_scalars,
+                         tr->indices};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         rt_buffer_destroy(tr->be, bufs[i]);
     tr->params = tr->grads = tr->opt_state = tr->inputs = tr->train_scalars = tr->eval_scalars = NULL;
+    tr->indices = NULL;
 }
 
 static vkt_status create_buffers(vkt_trainer *tr)
@@ -108,6 +118,10 @@ static vkt_status create_buffers(vkt_trainer *tr)
         st = rt_buffer_create(be, RT_SC_COUNT * 4, &tr->train_scalars);
     if (st == VKT_OK)
         st = rt_buffer_create(be, RT_SC_COUNT * 4, &tr->eval_scalars);
+    if (st == VKT_OK)
+        st = rt_buffer_create(be, tr->rows.index_bytes ? tr->rows.index_bytes : 4, &tr->indices);
+    if (st == VKT_OK && tr->rows.index_bytes) /* constant for the trainer's life */
+        st = rt_upload(be, tr->indices, 0, tr->rows.index, tr->rows.index_bytes);
     return st;
 }
 
@@ -186,6 +200,8 @@ vkt_status vkt_trainer_create(vkt_context *ctx, vkt_graph *graph, vkt_tensor los
         st = layout_buffers(tr);
     if (st == VKT_OK)
         st = policy_resolve(graph, options->trainable, tr->trainable);
+    if (st == VKT_OK)
+        st = policy_select_rows(graph, options->trainable, tr->trainable, &tr->rows);
     if (st == VKT_OK) {
         tr->opt_states = optimizer_state_count(&tr->opt);
         assign_offsets(tr);
@@ -212,6 +228,7 @@ void vkt_trainer_destroy(vkt_trainer *tr)
     free(tr->snap_params);
     free(tr->snap_opt);
     free(tr->trainable);
+    row_selection_free(&tr->rows);
     free(tr->param_offset);
     free(tr->grad_offset);
     free(tr->opt_offset);
@@ -245,11 +262,12 @@ static vkt_status get_plan(vkt_trainer *tr, int batch, bool training, plan **out
         c->used = false;
     }
     compile_request req = {tr->graph, tr->loss, batch, training, tr->trainable, &tr->opt, false, -1,
-                           tr->fp16_activations};
+                           tr->fp16_activations, tr->rows.rows_k};
     vkt_status st = compile_plan(&c->pl, &req);
     plan_bindings b = {tr->params, tr->grads, tr->opt_state, tr->inputs,
                        training ? tr->train_scalars : tr->eval_scalars,
-                       tr->param_offset, tr->grad_offset, tr->opt_offset, tr->input_offset, tr->grads_bytes};
+                       tr->param_offset, tr->grad_offset, tr->opt_offset, tr->input_offset, tr->grads_bytes,
+                       tr->indices, tr->rows.index_offset};
     if (st == VKT_OK)
         st = plan_build_program(&c->pl, tr->be, &b);
     if (st != VKT_OK) {

@@ -6,6 +6,7 @@
 
 #include "../compile/compile.h"
 #include "../context.h"
+#include "policy.h"
 
 #define TRAINER_MAX_PLANS 4
 
@@ -32,10 +33,11 @@ struct vkt_trainer {
     size_t input_offset[NODE_MAX_INPUTS];
     size_t input_sample_bytes[NODE_MAX_INPUTS];
     int32_t input_limit[NODE_MAX_INPUTS]; /* I32 inputs: values must be < this (0: no check) */
+    row_selection rows;     /* trained rows of partial params (channels policy) */
     size_t params_bytes, grads_bytes, opt_bytes, inputs_bytes;
     int opt_states;
 
-    rt_buffer *params, *grads, *opt_state, *inputs, *train_scalars, *eval_scalars;
+    rt_buffer *params, *grads, *opt_state, *inputs, *train_scalars, *eval_scalars, *indices;
     cached_plan plans[TRAINER_MAX_PLANS];
 
     int64_t step;          /* optimizer steps taken */
@@ -47,6 +49,10 @@ struct vkt_trainer {
     bool snap_valid;
     int64_t counter_steps; /* training steps not yet added to BN counters */
 };
+
+/* Elements of a trainable parameter's gradient and of each of its
+ * optimizer states: its trained rows only when it is partial. */
+size_t trainer_state_numel(const vkt_trainer *tr, int param);
 
 /* Copy parameters (not counters) from the device into the graph. */
 vkt_status trainer_download_params(vkt_trainer *tr);
