@@ -26,7 +26,8 @@ typedef struct net {
     int32_t y[BATCH];
 } net;
 
-/* conv "c1" (2->6) -> relu -> depthwise "dw" -> gap -> linear "fc" (6->4) */
+/* conv "c1" (2->6) -> relu -> depthwise "dw" -> gap -> linear "fc1"
+ * (6->8) -> relu -> linear "fc" (8->4, the classifier: trained in full) */
 static void net_make(net *n)
 {
     vkt_context_options co = {"cpu", 2};
@@ -39,6 +40,7 @@ static void net_make(net *n)
     vkt_conv2d_params dw = {.out_channels = 6, .kernel_h = 3, .kernel_w = 3, .pad_h = 1, .pad_w = 1, .groups = 6};
     vkt_tensor h = vkt_relu(n->g, vkt_conv2d(n->g, x, &c1, "c1"));
     h = vkt_global_avg_pool(n->g, vkt_conv2d(n->g, h, &dw, "dw"));
+    h = vkt_relu(n->g, vkt_linear(n->g, h, 8, true, "fc1"));
     n->loss = vkt_softmax_cross_entropy(n->g, vkt_linear(n->g, h, CLASSES, true, "fc"), y, 0.0f);
     assert_int_equal(vkt_graph_status(n->g), VKT_OK);
     tu_fill_uniform(n->x, sizeof n->x / sizeof n->x[0], 8, -1, 1);
@@ -85,7 +87,7 @@ static void test_selection(void **state)
     (void)state;
     net n;
     net_make(&n);
-    int c1 = param_index(n.g, "c1.weight"), fc = param_index(n.g, "fc.weight");
+    int c1 = param_index(n.g, "c1.weight"), fc = param_index(n.g, "fc1.weight");
     float *w = n.g->params[c1].data; /* 6 rows of 18: row r scaled so norms order 4 > 1 > 5 > ... */
     const float scale[6] = {0.1f, 3.0f, 0.2f, 0.3f, 5.0f, 2.0f};
     for (int r = 0; r < 6; r++)
@@ -97,7 +99,8 @@ static void test_selection(void **state)
     assert_int_equal(sel[0], 1);
     assert_int_equal(sel[1], 4);
     assert_int_equal(sel[2], 5);
-    assert_int_equal(tr->rows.rows_k[fc], 2); /* ceil(0.5 * 4) */
+    assert_int_equal(tr->rows.rows_k[fc], 4); /* ceil(0.5 * 8) */
+    assert_int_equal(tr->rows.rows_k[param_index(n.g, "fc.weight")], 0); /* the classifier */
     assert_int_equal(tr->rows.rows_k[param_index(n.g, "dw.weight")], 0); /* depthwise: trained in full */
     assert_int_equal(tr->rows.rows_k[param_index(n.g, "c1.bias")], 0);
     for (int i = 0; i < n.g->param_count; i++)
@@ -157,8 +160,8 @@ static void train_and_check_rows(vkt_optimizer_kind kind)
 {
     net n;
     net_make(&n);
-    int c1 = param_index(n.g, "c1.weight"), fc = param_index(n.g, "fc.weight");
-    float before_c1[6 * 18], before_fc[4 * 6];
+    int c1 = param_index(n.g, "c1.weight"), fc = param_index(n.g, "fc1.weight");
+    float before_c1[6 * 18], before_fc[8 * 6];
     memcpy(before_c1, n.g->params[c1].data, sizeof before_c1);
     memcpy(before_fc, n.g->params[fc].data, sizeof before_fc);
     vkt_trainer *tr = channels_trainer(&n, 0.34f, kind);

@@ -68,10 +68,11 @@ typedef enum vkt_trainable_policy {
      * else: the base weights stay frozen. */
     VKT_TRAIN_LORA = 4,
     /* Sparse update (Tiny Training Engine style): of every linear and
-     * conv weight, the `fraction` of output channels with the largest
-     * weight L2 norm (at least one), chosen at compile; every bias and
-     * norm parameter in full. Only the chosen rows get gradients and
-     * optimizer state. */
+     * ungrouped conv weight but the last layer's, the `fraction` of
+     * output channels with the largest weight L2 norm (at least one),
+     * chosen at trainer creation; the last layer (the classifier),
+     * biases, norms and depthwise weights in full. Only the chosen rows
+     * get gradients and optimizer state. */
     VKT_TRAIN_CHANNELS = 5,
     /* The largest set that fits options.memory_budget: full, then the
      * last k layers for decreasing k, then biases only, then the last

@@ -184,9 +184,15 @@ vkt_status policy_select_rows(const vkt_graph *g, const vkt_trainable_set *set, 
         return VKT_OK;
     if (!(set->fraction > 0.0f && set->fraction <= 1.0f))
         return rt_error(VKT_ERR_INVALID_ARG, "channels policy needs 0 < fraction <= 1 (got %g)", (double)set->fraction);
+    /* The classifier (the last layer with a weight) is trained in full:
+     * every class needs its row. */
+    int head = -1;
+    for (int i = 0; i < g->param_count; i++)
+        if (has_channel_rows(g, i))
+            head = i;
     size_t total = 0;
     for (int i = 0; i < g->param_count; i++) {
-        if (!trainable[i] || !has_channel_rows(g, i))
+        if (!trainable[i] || !has_channel_rows(g, i) || i == head)
             continue;
         int rows = (int)g->params[i].dims[0];
         int k = (int)ceil((double)set->fraction * rows);
