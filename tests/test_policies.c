@@ -244,6 +244,50 @@ static void test_fp16_activations(void **state)
     net_free(&n);
 }
 
+/* auto: the candidate training the most parameters within the budget. */
+static void test_auto_policy(void **state)
+{
+    (void)state;
+    net n;
+    net_make(&n);
+    vkt_trainable_set autoset = {.policy = VKT_TRAIN_AUTO};
+    vkt_trainer *full = trainer_for(&n, NULL, 0, VKT_OK);
+    vkt_trainer *last2 = trainer_for(&n, &policies[1], 0, VKT_OK);
+    vkt_trainer *last1 = trainer_for(&n, &policies[0], 0, VKT_OK);
+    vkt_memory_report mf, m2, m1;
+    vkt_trainer_memory(full, &mf);
+    vkt_trainer_memory(last2, &m2);
+    vkt_trainer_memory(last1, &m1);
+    vkt_trainer_destroy(full);
+    vkt_trainer_destroy(last2);
+    vkt_trainer_destroy(last1);
+    assert_true(m1.total_bytes < m2.total_bytes && m2.total_bytes < mf.total_bytes);
+
+    vkt_trainable_set got;
+    vkt_trainer *tr = trainer_for(&n, &autoset, mf.total_bytes, VKT_OK);
+    assert_int_equal(vkt_trainer_policy(tr, &got), VKT_OK);
+    assert_int_equal(got.policy, VKT_TRAIN_ALL);
+    vkt_trainer_destroy(tr);
+    tr = trainer_for(&n, &autoset, mf.total_bytes - 1, VKT_OK);
+    vkt_trainer_policy(tr, &got);
+    assert_true(got.policy != VKT_TRAIN_ALL);
+    vkt_memory_report m;
+    vkt_trainer_memory(tr, &m);
+    assert_true(m.total_bytes < mf.total_bytes);
+    vkt_trainer_destroy(tr);
+    tr = trainer_for(&n, &autoset, m2.total_bytes, VKT_OK);
+    vkt_trainer_policy(tr, &got); /* last:2 fits; bias trains fewer parameters here */
+    assert_int_equal(got.policy, VKT_TRAIN_LAST_K);
+    assert_true(got.count >= 2);
+    vkt_trainer_memory(tr, &m);
+    assert_true(m.total_bytes <= m2.total_bytes);
+    vkt_trainer_destroy(tr);
+    assert_null(trainer_for(&n, &autoset, 1000, VKT_ERR_NO_MEMORY));
+    assert_non_null(strstr(vkt_last_error(), "no trainable set fits"));
+    assert_null(trainer_for(&n, &autoset, 0, VKT_ERR_INVALID_ARG));
+    net_free(&n);
+}
+
 static void test_policy_parse(void **state)
 {
     (void)state;
@@ -282,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_memory_budget),
         cmocka_unit_test(test_fp16_activations),
         cmocka_unit_test(test_policy_parse),
+        cmocka_unit_test(test_auto_policy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -146,6 +146,10 @@ typedef struct vkt_metrics {
 vkt_status vkt_trainer_read_train_metrics(vkt_trainer *tr, vkt_metrics *out);
 vkt_status vkt_trainer_read_eval_metrics(vkt_trainer *tr, vkt_metrics *out);
 
+/* The trainable set the trainer uses: the one it was given, or for
+ * VKT_TRAIN_AUTO the candidate it chose (names are not returned). */
+vkt_status vkt_trainer_policy(const vkt_trainer *tr, vkt_trainable_set *out);
+
 /* Optimizer steps taken (restored by checkpoints). */
 int64_t vkt_trainer_step_count(const vkt_trainer *tr);
 /* Learning rate the next step will use. */

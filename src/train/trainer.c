@@ -182,6 +182,8 @@ vkt_status vkt_trainer_create(vkt_context *ctx, vkt_graph *graph, vkt_tensor los
         return rt_error(VKT_ERR_INVALID_ARG, "tensor %d is not a loss of this graph", loss);
     if (options->batch_size < 1 || options->batch_size > (1 << 20))
         return rt_error(VKT_ERR_INVALID_ARG, "batch size %d out of range 1..%d", options->batch_size, 1 << 20);
+    if (options->trainable && options->trainable->policy == VKT_TRAIN_AUTO)
+        return trainer_create_auto(ctx, graph, loss, options, out);
 
     vkt_trainer *tr = calloc(1, sizeof *tr);
     if (!tr)
@@ -195,6 +197,8 @@ vkt_status vkt_trainer_create(vkt_context *ctx, vkt_graph *graph, vkt_tensor los
     tr->seed = options->seed;
     tr->recoverable = options->recoverable;
     tr->fp16_activations = options->fp16_activations;
+    tr->policy = options->trainable ? *options->trainable : (vkt_trainable_set){.policy = VKT_TRAIN_ALL};
+    tr->policy.names = NULL; /* the caller's array need not outlive this call */
     vkt_status st = optimizer_config_check(&tr->opt);
     if (st == VKT_OK)
         st = layout_buffers(tr);
@@ -493,5 +497,13 @@ vkt_status vkt_trainer_memory(const vkt_trainer *tr, vkt_memory_report *out)
     out->activations_bytes = pl->arena_bytes;
     out->total_bytes = out->params_bytes + out->grads_bytes + out->optimizer_bytes + out->io_bytes +
                        out->activations_bytes;
+    return VKT_OK;
+}
+
+vkt_status vkt_trainer_policy(const vkt_trainer *tr, vkt_trainable_set *out)
+{
+    if (!tr || !out)
+        return rt_error(VKT_ERR_INVALID_ARG, "trainer and out are required");
+    *out = tr->policy;
     return VKT_OK;
 }

@@ -34,6 +34,7 @@ struct vkt_trainer {
     size_t input_sample_bytes[NODE_MAX_INPUTS];
     int32_t input_limit[NODE_MAX_INPUTS]; /* I32 inputs: values must be < this (0: no check) */
     row_selection rows;     /* trained rows of partial params (channels policy) */
+    vkt_trainable_set policy; /* as resolved (AUTO: the candidate chosen); no names */
     size_t params_bytes, grads_bytes, opt_bytes, inputs_bytes;
     int opt_states;
 
@@ -53,6 +54,10 @@ struct vkt_trainer {
 /* Elements of a trainable parameter's gradient and of each of its
  * optimizer states: its trained rows only when it is partial. */
 size_t trainer_state_numel(const vkt_trainer *tr, int param);
+
+/* VKT_TRAIN_AUTO (auto_policy.c). */
+vkt_status trainer_create_auto(vkt_context *ctx, vkt_graph *graph, vkt_tensor loss,
+                               const vkt_trainer_options *options, vkt_trainer **out);
 
 /* Copy parameters (not counters) from the device into the graph. */
 vkt_status trainer_download_params(vkt_trainer *tr);

@@ -85,6 +85,8 @@ int cli_api_error(vkt_status status, const char *format, ...) __attribute__((for
 /* "full", "last:K" or "bias" into a trainable set; false (error printed)
  * for anything else. */
 bool cli_parse_policy(const char *text, vkt_trainable_set *out);
+/* A trainable set as --policy spells it ("last:2", "lora:4", ...). */
+const char *cli_policy_text(const vkt_trainable_set *set, char *buf, size_t size);
 /* Keep only the samples of the --classes range "LO-HI" (or one class
  * "N") in *ds, replacing it; false (error printed) on a bad range. */
 bool cli_restrict_classes(const char *spec, vkt_dataset **ds);

@@ -126,6 +126,20 @@ bool cli_restrict_classes(const char *spec, vkt_dataset **ds)
     return true;
 }
 
+const char *cli_policy_text(const vkt_trainable_set *set, char *buf, size_t size)
+{
+    switch (set->policy) {
+    case VKT_TRAIN_ALL: snprintf(buf, size, "full"); break;
+    case VKT_TRAIN_BIAS: snprintf(buf, size, "bias"); break;
+    case VKT_TRAIN_LAST_K: snprintf(buf, size, "last:%d", set->count); break;
+    case VKT_TRAIN_LORA: snprintf(buf, size, "lora:%d", set->lora_rank); break;
+    case VKT_TRAIN_CHANNELS: snprintf(buf, size, "channels:%g", (double)set->fraction); break;
+    case VKT_TRAIN_NAMED: snprintf(buf, size, "%d named", set->count); break;
+    case VKT_TRAIN_AUTO: snprintf(buf, size, "auto"); break;
+    }
+    return buf;
+}
+
 bool cli_parse_bytes(const char *option, const char *text, size_t *out)
 {
     char *end;

@@ -181,10 +181,18 @@ static int resume_from_checkpoint(train_run *r)
 static void print_plan(const train_run *r)
 {
     const cli_options *o = r->opt;
+    vkt_trainable_set used;
+    char chosen[48], policy[96];
+    vkt_trainer_policy(r->trainer, &used);
+    cli_policy_text(&used, chosen, sizeof chosen);
+    if (r->trainable.policy == VKT_TRAIN_AUTO)
+        snprintf(policy, sizeof policy, "auto chose %s", chosen);
+    else
+        snprintf(policy, sizeof policy, "%s", chosen);
     printf("training %s (%zu parameters, %zu trained: %s) on %s with %d thread%s: %zu train / %zu test samples, "
            "%zu batches of %d per epoch\n",
            cli_model_name(o->model), vkt_graph_trainable_numel(r->graph), r->memory.grads_bytes / sizeof(float),
-           o->policy ? o->policy : "full",
+           policy,
            vkt_context_device_name(r->context), vkt_context_threads(r->context),
            vkt_context_threads(r->context) == 1 ? "" : "s", vkt_dataset_count(r->train_set),
            vkt_dataset_count(r->test_set), r->batches_per_epoch, o->batch);
