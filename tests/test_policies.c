@@ -154,7 +154,8 @@ static void test_pruned_work_absent(void **state)
     vkt_memory_report mf, mh;
     vkt_trainer_memory(full, &mf);
     vkt_trainer_memory(head, &mh);
-    assert_int_equal(mh.grads_bytes, (CLASSES * 6 + CLASSES) * 4);
+    assert_int_equal(mh.trained_params, CLASSES * 6 + CLASSES);
+    assert_int_equal(mh.grads_bytes, 0); /* no clipping: gradients live in the arena */
     assert_true(mh.activations_bytes < mf.activations_bytes);
     vkt_trainer_destroy(full);
     vkt_trainer_destroy(head);
@@ -288,6 +289,53 @@ static void test_auto_policy(void **state)
     net_free(&n);
 }
 
+/* Without clipping each update follows its layer's backward and the
+ * gradient lives in the arena; the weights equal those of the clipped
+ * (persistent-gradient) path with a clipping scale of exactly 1. */
+static void test_early_updates(void **state)
+{
+    (void)state;
+    net a, b;
+    net_make(&a);
+    net_make(&b);
+    vkt_trainer_options to = {.batch_size = BATCH, .optimizer = {.kind = VKT_OPT_SGD, .lr = 0.1f, .momentum = 0.9f}};
+    vkt_trainer *early, *late;
+    assert_int_equal(vkt_trainer_create(a.ctx, a.g, a.loss, &to, &early), VKT_OK);
+    to.optimizer.clip_grad_norm = 1e30f;
+    assert_int_equal(vkt_trainer_create(b.ctx, b.g, b.loss, &to, &late), VKT_OK);
+    const plan *pe = training_plan(early), *pl = training_plan(late);
+    int first_update = -1, last_gemm = -1;
+    for (int i = 0; i < pe->launch_count; i++) {
+        if (pe->launches[i].kernel == RT_K_SGD && first_update < 0)
+            first_update = i;
+        if (pe->launches[i].kernel == RT_K_GEMM)
+            last_gemm = i;
+    }
+    assert_true(first_update >= 0 && first_update < last_gemm); /* the head updates before conv backward */
+    for (int i = 0; i < pl->slot_count; i++)
+        assert_int_not_equal(pl->slots[i].kind == SLOT_ARENA && pl->slots[i].index >= 0, 1);
+    vkt_memory_report me, ml;
+    vkt_trainer_memory(early, &me);
+    vkt_trainer_memory(late, &ml);
+    assert_int_equal(me.grads_bytes, 0);
+    assert_int_equal(ml.grads_bytes, ml.trained_params * 4);
+    assert_int_equal(me.trained_params, ml.trained_params);
+    assert_true(me.total_bytes < ml.total_bytes);
+    const void *ia[2] = {a.x, a.y}, *ib[2] = {b.x, b.y};
+    for (int s = 0; s < 3; s++) {
+        assert_int_equal(vkt_trainer_step(early, ia, BATCH), VKT_OK);
+        assert_int_equal(vkt_trainer_step(late, ib, BATCH), VKT_OK);
+    }
+    vkt_trainer_sync_weights(early);
+    vkt_trainer_sync_weights(late);
+    for (int i = 0; i < a.g->param_count; i++)
+        assert_memory_equal(a.g->params[i].data, b.g->params[i].data, a.g->params[i].numel * 4);
+    vkt_trainer_destroy(early);
+    vkt_trainer_destroy(late);
+    net_free(&a);
+    net_free(&b);
+}
+
 static void test_policy_parse(void **state)
 {
     (void)state;
@@ -327,6 +375,7 @@ int main(void)
         cmocka_unit_test(test_fp16_activations),
         cmocka_unit_test(test_policy_parse),
         cmocka_unit_test(test_auto_policy),
+        cmocka_unit_test(test_early_updates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

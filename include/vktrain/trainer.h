@@ -184,11 +184,16 @@ vkt_status vkt_checkpoint_read_metadata(const char *path, vkt_kv_fn fn, void *us
 
 typedef struct vkt_memory_report {
     size_t params_bytes;       /* weights and state buffers          */
-    size_t grads_bytes;        /* parameter gradients                */
+    /* Parameter gradients kept for the whole step: only with gradient
+     * clipping (which needs them all); otherwise each parameter is
+     * updated as soon as its gradient is complete and the gradient
+     * lives in the activation arena, its bytes reused. */
+    size_t grads_bytes;
     size_t optimizer_bytes;    /* momentum / Adam moments            */
     size_t activations_bytes;  /* planned arena of the step          */
     size_t io_bytes;           /* batch input and metric buffers     */
     size_t total_bytes;
+    size_t trained_params;     /* parameter elements the step updates */
 } vkt_memory_report;
 vkt_status vkt_trainer_memory(const vkt_trainer *tr, vkt_memory_report *out);
 

@@ -51,6 +51,7 @@ vkt_status compile_plan(plan *pl, const compile_request *req)
     if (st != VKT_OK)
         return st;
     pl->param_rows = req->param_rows;
+    pl->arena_grads = req->training && req->optimizer && !(req->optimizer->clip_grad_norm > 0);
     mark_gradients(pl, req->loss, req->input_grads);
     ec_scalars(pl);
 
@@ -74,9 +75,13 @@ vkt_status compile_plan(plan *pl, const compile_request *req)
             if (!def->is_loss && !pl->grad_written[root])
                 continue;
             def->backward(pl, n, id);
+            /* A parameter belongs to one layer: its gradient is complete
+             * now, so update it and let its bytes be reused. */
+            for (int k = 0; pl->arena_grads && k < n->nparams; k++)
+                optimizer_emit_param(pl, req->optimizer, n->params[k]);
         }
-        if (req->optimizer)
-            optimizer_emit(pl, req->optimizer);
+        if (req->optimizer && !pl->arena_grads)
+            optimizer_emit(pl, req->optimizer); /* clipping needs every gradient first */
     }
     if (req->training && req->fp16_activations && pl->error == VKT_OK)
         pl->error = plan_store_half(pl, forward_end);

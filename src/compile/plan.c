@@ -164,7 +164,7 @@ int ec_param_index(emit_ctx *e, int p)
 int ec_param_grad(emit_ctx *e, int p, int *accum)
 {
     if (e->param_grad_slot[p] < 0)
-        e->param_grad_slot[p] = add_slot(e, SLOT_GRAD, ec_param_grad_numel(e, p) * 4, p);
+        e->param_grad_slot[p] = add_slot(e, e->arena_grads ? SLOT_ARENA : SLOT_GRAD, ec_param_grad_numel(e, p) * 4, p);
     *accum = e->param_grad_written[p] ? 1 : 0;
     e->param_grad_written[p] = true;
     return e->param_grad_slot[p];

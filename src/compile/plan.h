@@ -29,7 +29,9 @@ typedef enum slot_kind {
 typedef struct slot {
     slot_kind kind;
     size_t bytes;
-    int index;      /* param / input index for persistent kinds      */
+    int index;      /* param / input index for persistent kinds; for
+                       arena slots the parameter whose gradient it
+                       holds (early updates), else -1              */
     size_t offset;  /* arena offset once planned                     */
     int first_use, last_use; /* launch indices (arena slots)         */
 } slot;
@@ -69,6 +71,10 @@ typedef struct plan {
      * A partial parameter's gradient and optimizer state hold only its
      * trained rows, compact. */
     const int *param_rows;
+    /* Gradients live in the arena: each parameter's update runs right
+     * after its layer's backward, and its gradient's bytes are reused
+     * (training plans without global-norm clipping). */
+    bool arena_grads;
 
     slot *slots;
     int slot_count, slot_cap;
@@ -136,6 +142,12 @@ static inline rt_params rt_params_zero(void)
 {
     rt_params p = {{0}, {0}};
     return p;
+}
+
+/* The parameter whose gradient slot `s` is (persistent or arena), or -1. */
+static inline int slot_param_grad(const slot *s)
+{
+    return s->kind == SLOT_GRAD || (s->kind == SLOT_ARENA && s->index >= 0) ? s->index : -1;
 }
 
 /* --- used by the compiler --- */

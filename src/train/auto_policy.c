@@ -50,7 +50,7 @@ vkt_status trainer_create_auto(vkt_context *ctx, vkt_graph *graph, vkt_tensor lo
             vkt_trainer_destroy(tr);
             break;
         }
-        size_t trained = m.grads_bytes / sizeof(float);
+        size_t trained = m.trained_params;
         if (m.total_bytes < smallest)
             smallest = m.total_bytes;
         if (m.total_bytes <= options->memory_budget && trained > best_trained) {

@@ -59,6 +59,45 @@ const char *optimizer_state_name(const vkt_optimizer_config *c, int which)
     return "momentum_buffer";
 }
 
+void optimizer_emit_param(emit_ctx *e, const vkt_optimizer_config *c, int pi)
+{
+    const vkt_graph *g = e->graph;
+    bool clip = c->clip_grad_norm > 0;
+    if (!ec_param_trainable(e, pi) || e->param_grad_slot[pi] < 0)
+        return; /* frozen, or unreachable from the loss: torch skips grad-less params too */
+    int count = (int)ec_param_grad_numel(e, pi), acc;
+    int grad = ec_param_grad(e, pi, &acc);
+    /* A partial parameter is updated through a compact copy of its
+     * trained rows, scattered back afterwards. */
+    int weight = ec_param(e, pi), target = weight;
+    rt_params rows = rt_params_zero();
+    if (ec_param_rows(e, pi)) {
+        rows.i[0] = 1, rows.i[1] = (int)g->params[pi].dims[0], rows.i[2] = ec_param_rows(e, pi);
+        rows.i[3] = (int)(g->params[pi].numel / (size_t)g->params[pi].dims[0]);
+        target = ec_temp(e, (size_t)count * 4);
+        int gather[3] = {weight, ec_param_index(e, pi), target};
+        ec_emit(e, RT_K_GATHER_ROWS, &rows, 3, gather);
+    }
+    rt_params p = rt_params_zero();
+    p.i[0] = count;
+    if (c->kind == VKT_OPT_SGD) {
+        bool mom = c->momentum > 0;
+        p.i[1] = mom, p.i[2] = c->nesterov, p.i[3] = clip;
+        p.f[0] = c->momentum, p.f[1] = c->dampening, p.f[2] = c->weight_decay;
+        int slots[4] = {target, grad, mom ? ec_opt_state(e, pi, 0) : -1, ec_scalars(e)};
+        ec_emit(e, RT_K_SGD, &p, 4, slots);
+    } else {
+        p.i[1] = clip;
+        p.f[0] = c->beta1, p.f[1] = c->beta2, p.f[2] = c->eps, p.f[3] = c->weight_decay;
+        int slots[5] = {target, grad, ec_opt_state(e, pi, 0), ec_opt_state(e, pi, 1), ec_scalars(e)};
+        ec_emit(e, RT_K_ADAMW, &p, 5, slots);
+    }
+    if (target != weight) {
+        int scatter[3] = {target, ec_param_index(e, pi), weight};
+        ec_emit(e, RT_K_SCATTER_ROWS, &rows, 3, scatter);
+    }
+}
+
 void optimizer_emit(emit_ctx *e, const vkt_optimizer_config *c)
 {
     const vkt_graph *g = e->graph;
@@ -76,41 +115,8 @@ void optimizer_emit(emit_ctx *e, const vkt_optimizer_config *c)
         int slots[2] = {ec_grads_all(e), ec_scalars(e)};
         ec_emit(e, RT_K_GRAD_NORM, &p, 2, slots);
     }
-    for (int pi = 0; pi < g->param_count; pi++) {
-        if (!ec_param_trainable(e, pi) || e->param_grad_slot[pi] < 0)
-            continue; /* frozen, or unreachable from the loss: torch skips grad-less params too */
-        int count = (int)ec_param_grad_numel(e, pi), acc;
-        int grad = ec_param_grad(e, pi, &acc);
-        /* A partial parameter is updated through a compact copy of its
-         * trained rows, scattered back afterwards. */
-        int weight = ec_param(e, pi), target = weight;
-        rt_params rows = rt_params_zero();
-        if (ec_param_rows(e, pi)) {
-            rows.i[0] = 1, rows.i[1] = (int)g->params[pi].dims[0], rows.i[2] = ec_param_rows(e, pi);
-            rows.i[3] = (int)(g->params[pi].numel / (size_t)g->params[pi].dims[0]);
-            target = ec_temp(e, (size_t)count * 4);
-            int gather[3] = {weight, ec_param_index(e, pi), target};
-            ec_emit(e, RT_K_GATHER_ROWS, &rows, 3, gather);
-        }
-        rt_params p = rt_params_zero();
-        p.i[0] = count;
-        if (c->kind == VKT_OPT_SGD) {
-            bool mom = c->momentum > 0;
-            p.i[1] = mom, p.i[2] = c->nesterov, p.i[3] = clip;
-            p.f[0] = c->momentum, p.f[1] = c->dampening, p.f[2] = c->weight_decay;
-            int slots[4] = {target, grad, mom ? ec_opt_state(e, pi, 0) : -1, ec_scalars(e)};
-            ec_emit(e, RT_K_SGD, &p, 4, slots);
-        } else {
-            p.i[1] = clip;
-            p.f[0] = c->beta1, p.f[1] = c->beta2, p.f[2] = c->eps, p.f[3] = c->weight_decay;
-            int slots[5] = {target, grad, ec_opt_state(e, pi, 0), ec_opt_state(e, pi, 1), ec_scalars(e)};
-            ec_emit(e, RT_K_ADAMW, &p, 5, slots);
-        }
-        if (target != weight) {
-            int scatter[3] = {target, ec_param_index(e, pi), weight};
-            ec_emit(e, RT_K_SCATTER_ROWS, &rows, 3, scatter);
-        }
-    }
+    for (int pi = 0; pi < g->param_count; pi++)
+        optimizer_emit_param(e, c, pi);
 }
 
 double schedule_lr(const vkt_optimizer_config *c, int64_t step)

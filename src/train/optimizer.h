@@ -18,6 +18,9 @@ int optimizer_state_count(const vkt_optimizer_config *cfg);
 const char *optimizer_state_name(const vkt_optimizer_config *cfg, int which);
 /* Emit gradient clipping and one update per trainable parameter. */
 void optimizer_emit(emit_ctx *e, const vkt_optimizer_config *cfg);
+/* Emit the update of one parameter (nothing if it is frozen or got no
+ * gradient); without clipping, right after its gradient is complete. */
+void optimizer_emit_param(emit_ctx *e, const vkt_optimizer_config *cfg, int param);
 /* Learning rate of optimizer step `step` (0-based: the step about to run). */
 double schedule_lr(const vkt_optimizer_config *cfg, int64_t step);
 /* Host-written scalars for the step about to run (step is 0-based). */

@@ -49,6 +49,11 @@ static vkt_status layout_buffers(vkt_trainer *tr)
     return VKT_OK;
 }
 
+bool trainer_grads_persistent(const vkt_trainer *tr)
+{
+    return tr->opt.clip_grad_norm > 0;
+}
+
 size_t trainer_state_numel(const vkt_trainer *tr, int i)
 {
     const param *p = &tr->graph->params[i];
@@ -108,8 +113,8 @@ static vkt_status create_buffers(vkt_trainer *tr)
 {
     rt_backend *be = tr->be;
     vkt_status st = rt_buffer_create(be, tr->params_bytes ? tr->params_bytes : 4, &tr->params);
-    if (st == VKT_OK)
-        st = rt_buffer_create(be, tr->grads_bytes ? tr->grads_bytes : 4, &tr->grads);
+    if (st == VKT_OK) /* without clipping, gradients live in each plan's arena */
+        st = rt_buffer_create(be, trainer_grads_persistent(tr) && tr->grads_bytes ? tr->grads_bytes : 4, &tr->grads);
     if (st == VKT_OK)
         st = rt_buffer_create(be, tr->opt_bytes ? tr->opt_bytes : 4, &tr->opt_state);
     if (st == VKT_OK)
@@ -485,7 +490,8 @@ vkt_status vkt_trainer_memory(const vkt_trainer *tr, vkt_memory_report *out)
         return rt_error(VKT_ERR_INVALID_ARG, "trainer and out are required");
     memset(out, 0, sizeof *out);
     out->params_bytes = tr->params_bytes;
-    out->grads_bytes = tr->grads_bytes;
+    out->grads_bytes = trainer_grads_persistent(tr) ? tr->grads_bytes : 0;
+    out->trained_params = tr->grads_bytes / sizeof(float);
     out->optimizer_bytes = tr->opt_bytes;
     out->io_bytes = tr->inputs_bytes + 2 * RT_SC_COUNT * 4;
     /* The full-batch training plan is what a step needs; plan it now if

@@ -55,6 +55,10 @@ struct vkt_trainer {
  * optimizer states: its trained rows only when it is partial. */
 size_t trainer_state_numel(const vkt_trainer *tr, int param);
 
+/* Whether gradients live in the trainer's buffer for the whole step
+ * (clipping needs them all) rather than in each plan's arena. */
+bool trainer_grads_persistent(const vkt_trainer *tr);
+
 /* VKT_TRAIN_AUTO (auto_policy.c). */
 vkt_status trainer_create_auto(vkt_context *ctx, vkt_graph *graph, vkt_tensor loss,
                                const vkt_trainer_options *options, vkt_trainer **out);

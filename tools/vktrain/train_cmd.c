@@ -191,7 +191,7 @@ static void print_plan(const train_run *r)
         snprintf(policy, sizeof policy, "%s", chosen);
     printf("training %s (%zu parameters, %zu trained: %s) on %s with %d thread%s: %zu train / %zu test samples, "
            "%zu batches of %d per epoch\n",
-           cli_model_name(o->model), vkt_graph_trainable_numel(r->graph), r->memory.grads_bytes / sizeof(float),
+           cli_model_name(o->model), vkt_graph_trainable_numel(r->graph), r->memory.trained_params,
            policy,
            vkt_context_device_name(r->context), vkt_context_threads(r->context),
            vkt_context_threads(r->context) == 1 ? "" : "s", vkt_dataset_count(r->train_set),
