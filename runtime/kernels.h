@@ -126,7 +126,10 @@ typedef enum rt_kernel {
      * i: 0 N, 1 C, 2 HW; f: 0 eps, 1 momentum */
     RT_K_BN_TRAIN_FWD = 16,
     /* args: 0 x, 1 gamma, 2 beta, 3 running_mean, 4 running_var, 5 y
-     * i: 0 N, 1 C, 2 HW; f: 0 eps */
+     * i: 0 N, 1 C, 2 HW, 3 from_batch_stats; f: 0 eps.
+     * from_batch_stats = 1: args 3 and 4 are a training forward's saved
+     * mean and inverse std, and y repeats that forward's output bit for
+     * bit (recomputation in backward). */
     RT_K_BN_EVAL_FWD = 17,
     /* Backward of BN_TRAIN_FWD.
      * args: 0 x, 1 dy, 2 gamma, 3 save_mean, 4 save_invstd, 5 dx,

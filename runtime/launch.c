@@ -449,6 +449,7 @@ static void rules_bn_eval_fwd(checker *c)
 {
     int64_t C, n = bn_shape(c, &C, false);
     fnonneg(c, 0, "eps");
+    flag(c, 3, "from_batch_stats");
     arg(c, 0, "x", n);
     arg(c, 1, "gamma", C);
     arg(c, 2, "beta", C);

@@ -1,6 +1,9 @@
 #version 450
 // RT_K_BN_EVAL_FWD: y = (x - running_mean) * gamma / sqrt(running_var + eps)
-// + beta over x [N, C, HW]. Geometry: ITEMS(N*C*HW).
+// + beta over x [N, C, HW]; with i[3] (from_batch_stats) args 3 and 4 are
+// a training forward's saved mean and inverse std, and y = (x - mean) *
+// (gamma * invstd) + beta as bn_train_fwd computed it. Geometry:
+// ITEMS(N*C*HW).
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
@@ -18,7 +21,8 @@ void main()
     if (idx >= uint(p.i[0]) * C * HW)
         return;
     uint c = (idx / HW) % C;
-    float scale = gamma[arg_offset(1u) + c] / sqrt(running_var[arg_offset(4u) + c] + p.f[0]);
+    float g = gamma[arg_offset(1u) + c], v = running_var[arg_offset(4u) + c];
+    float scale = p.i[3] != 0 ? g * v : g / sqrt(v + p.f[0]);
     y[arg_offset(5u) + idx] = (x[arg_offset(0u) + idx] - running_mean[arg_offset(3u) + c]) * scale
                               + beta[arg_offset(2u) + c];
 }

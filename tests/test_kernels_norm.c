@@ -63,6 +63,28 @@ static void test_bn_eval_fwd(void **state)
     kh_expect_close(b.y, ref, b.n, 1e-5, "bn eval y");
 }
 
+/* Recomputation: from a training forward's saved mean and inverse std,
+ * the eval kernel repeats that forward's output bit for bit. */
+static void test_bn_apply_batch_stats(void **state)
+{
+    (void)state;
+    kh_bn_bufs b = kh_bn_alloc(3, 4, 37, 96);
+    kh_launch train = kh_bn_train_launch(&b);
+    kh_run(&train);
+    float *again = kh_fzeros(b.n);
+    kh_launch l = kh_make_launch(RT_K_BN_EVAL_FWD);
+    l.p.i[0] = b.N, l.p.i[1] = b.C, l.p.i[2] = b.HW, l.p.i[3] = 1;
+    l.p.f[0] = 1e-5f;
+    kh_bind(&l, 0, b.x, b.n);
+    kh_bind(&l, 1, b.gamma, (size_t)b.C);
+    kh_bind(&l, 2, b.beta, (size_t)b.C);
+    kh_bind(&l, 3, b.mean, (size_t)b.C);
+    kh_bind(&l, 4, b.invstd, (size_t)b.C);
+    kh_bind(&l, 5, again, b.n);
+    kh_run(&l);
+    assert_memory_equal(again, b.y, b.n * sizeof(float));
+}
+
 static void test_bn_bwd_gradcheck(void **state)
 {
     (void)state;
@@ -161,6 +183,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         KH_TEST(test_bn_train_fwd),
         KH_TEST(test_bn_eval_fwd),
+        KH_TEST(test_bn_apply_batch_stats),
         KH_TEST(test_bn_bwd_gradcheck),
         KH_TEST(test_ln_fwd),
         KH_TEST(test_ln_bwd_gradcheck),

@@ -206,6 +206,9 @@ static void test_bn_eval_fwd(void **state)
         char label[80];
         snprintf(label, sizeof label, "bn_eval_fwd N=%d C=%d HW=%d", c->N, c->C, c->HW);
         check(RT_K_BN_EVAL_FWD, &p, 6, args, EW_RTOL, EW_ATOL, label);
+        p.i[3] = 1; /* from batch statistics: rvar read as an inverse std */
+        snprintf(label, sizeof label, "bn_eval_fwd batch stats N=%d C=%d HW=%d", c->N, c->C, c->HW);
+        check(RT_K_BN_EVAL_FWD, &p, 6, args, EW_RTOL, EW_ATOL, label);
         free(x);
         free(gamma);
         free(beta);

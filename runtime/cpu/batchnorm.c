@@ -12,6 +12,8 @@
 
 #include "cpu_kernels.h"
 
+#include <stdbool.h>
+
 /* Roughly how many elements one parallel chunk should touch. */
 #define CHUNK_ELEMS 32768
 #define SUM_LANES 8
@@ -114,7 +116,9 @@ static void bn_train_channels(void *ctx, int64_t begin, int64_t end, int thread)
         double m = j->momentum;
         j->running_mean[c] = (float)((1.0 - m) * j->running_mean[c] + m * mean);
         j->running_var[c] = (float)((1.0 - m) * j->running_var[c] + m * var * count / (count - 1.0));
-        channel_affine(s, j->x, j->y, c, (float)mean, (float)(j->gamma[c] * invstd), j->beta[c]);
+        /* The scale from the stored (float) inverse std, so that
+         * recomputing y from the saved statistics repeats it exactly. */
+        channel_affine(s, j->x, j->y, c, (float)mean, (float)(j->gamma[c] * (double)j->save_invstd[c]), j->beta[c]);
     }
 }
 
@@ -140,9 +144,10 @@ void cpu_bn_train_fwd(const cpu_kernel_args *a)
 
 typedef struct bn_eval_job {
     bn_shape s;
-    const float *x, *gamma, *beta, *running_mean, *running_var;
+    const float *x, *gamma, *beta, *running_mean, *running_var; /* or saved mean, inverse std */
     float *y;
     double eps;
+    bool batch_stats;
 } bn_eval_job;
 
 static void bn_eval_planes(void *ctx, int64_t begin, int64_t end, int thread)
@@ -151,7 +156,8 @@ static void bn_eval_planes(void *ctx, int64_t begin, int64_t end, int thread)
     const bn_eval_job *j = ctx;
     for (int64_t p = begin; p < end; p++) {
         int64_t c = p % j->s.C;
-        float scale = (float)(j->gamma[c] / sqrt((double)j->running_var[c] + j->eps));
+        float scale = j->batch_stats ? (float)(j->gamma[c] * (double)j->running_var[c]) /* an inverse std */
+                                     : (float)(j->gamma[c] / sqrt((double)j->running_var[c] + j->eps));
         float mean = j->running_mean[c], shift = j->beta[c];
         const float *restrict x = j->x + p * j->s.HW;
         float *restrict y = j->y + p * j->s.HW;
@@ -171,6 +177,7 @@ void cpu_bn_eval_fwd(const cpu_kernel_args *a)
         .running_var = a->args[4],
         .y = a->args[5],
         .eps = a->p->f[0],
+        .batch_stats = a->p->i[3] != 0,
     };
     cpu_parallel_for(a->pool, j.s.N * j.s.C, chunk_of(j.s.HW), bn_eval_planes, &j);
 }
