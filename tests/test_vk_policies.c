@@ -68,10 +68,13 @@ static vkt_graph *build_for(const char *policy, vkt_trainable_set *set, vkt_tens
  * the graph with the trained weights synced back. */
 static vkt_graph *train(vkt_context *ctx, const char *policy)
 {
+    bool recompute = strcmp(policy, "full+recompute") == 0;
+    if (recompute)
+        policy = "full";
     vkt_tensor loss;
     vkt_trainable_set set;
     vkt_graph *g = build_for(policy, &set, &loss);
-    vkt_trainer_options to = {.trainable = &set, .batch_size = BATCH,
+    vkt_trainer_options to = {.trainable = &set, .batch_size = BATCH, .recompute = recompute,
                               .optimizer = {.kind = VKT_OPT_ADAMW, .lr = 0.01f, .weight_decay = 0.01f}};
     vkt_trainer *tr;
     if (vkt_trainer_create(ctx, g, loss, &to, &tr) != VKT_OK)
@@ -84,13 +87,14 @@ static vkt_graph *train(vkt_context *ctx, const char *policy)
     return g;
 }
 
-static void compare_policy(const char *policy)
+static void compare_policy(const char *text)
 {
+    const char *policy = strcmp(text, "full+recompute") == 0 ? "full" : text;
     vkt_context *cpu = make_context("cpu"), *vk = make_context("vulkan");
     vkt_tensor loss;
     vkt_trainable_set set;
     vkt_graph *init = build_for(policy, &set, &loss);
-    vkt_graph *gc = train(cpu, policy), *gv = train(vk, policy);
+    vkt_graph *gc = train(cpu, text), *gv = train(vk, text);
     int moved = 0, frozen = 0;
     for (int i = 0; i < gc->param_count; i++) {
         const param *pc = &gc->params[i], *pv = &gv->params[i];
@@ -138,6 +142,7 @@ POLICY_TEST(test_bias, "bias")
 POLICY_TEST(test_last, "last:2")
 POLICY_TEST(test_lora, "lora:2")
 POLICY_TEST(test_channels, "channels:0.4")
+POLICY_TEST(test_recompute, "full+recompute")
 
 int main(void)
 {
@@ -146,7 +151,7 @@ int main(void)
         ys[i] = i % CLASSES;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full), cmocka_unit_test(test_bias),     cmocka_unit_test(test_last),
-        cmocka_unit_test(test_lora), cmocka_unit_test(test_channels),
+        cmocka_unit_test(test_lora), cmocka_unit_test(test_channels), cmocka_unit_test(test_recompute),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -110,6 +110,13 @@ typedef struct vkt_trainer_options {
      * the two (arithmetic stays fp32): about half the activation memory
      * for a small loss of gradient precision. Any backend. */
     bool fp16_activations;
+    /* Recompute the outputs of cheap layers (activations, batch norm,
+     * pooling, add, dropout) in backward instead of keeping them from
+     * forward: less activation memory for a little more compute; the
+     * results are bit-identical. The step is planned both ways and the
+     * smaller plan is used (recomputing pays where the layers' inputs
+     * are kept anyway, as in conv -> batch norm -> activation). */
+    bool recompute;
     /* Keep a host copy of the weights and optimizer state as of the last
      * completed step, so that a lost device (VKT_ERR_DEVICE from a step)
      * loses no work: vkt_trainer_migrate() then continues on another

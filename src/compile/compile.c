@@ -44,6 +44,29 @@ static void mark_gradients(plan *pl, int loss, bool input_grads)
     free(depends);
 }
 
+static void rematerialize(plan *pl, int id)
+{
+    const node *n = &pl->graph->nodes[id];
+    op_get(n->kind)->recompute(pl, n, id);
+}
+
+/* Layers cheap to run again (activations, batch norm from its saved
+ * statistics, pooling, add, dropout) are recomputed in backward from
+ * their inputs instead of being kept from forward: conv -> bn -> relu
+ * keeps the conv output and the statistics, not three tensors. */
+static vkt_status mark_recompute(plan *pl, int loss)
+{
+    const vkt_graph *g = pl->graph;
+    pl->recompute = calloc((size_t)g->node_count + 1, sizeof(bool));
+    pl->rematerialized = calloc((size_t)g->node_count + 1, sizeof(bool));
+    if (!pl->recompute || !pl->rematerialized)
+        return rt_error(VKT_ERR_NO_MEMORY, "out of memory planning");
+    for (int id = 0; id < loss; id++)
+        pl->recompute[id] = op_get(g->nodes[id].kind)->recompute != NULL;
+    pl->rematerialize = rematerialize;
+    return VKT_OK;
+}
+
 vkt_status compile_plan(plan *pl, const compile_request *req)
 {
     const vkt_graph *g = req->graph;
@@ -53,6 +76,8 @@ vkt_status compile_plan(plan *pl, const compile_request *req)
     pl->param_rows = req->param_rows;
     pl->arena_grads = req->training && req->optimizer && !(req->optimizer->clip_grad_norm > 0);
     mark_gradients(pl, req->loss, req->input_grads);
+    if (req->training && req->recompute && pl->error == VKT_OK)
+        pl->error = mark_recompute(pl, req->loss);
     ec_scalars(pl);
 
     /* Forward: every node the loss depends on, in order. */
@@ -64,6 +89,7 @@ vkt_status compile_plan(plan *pl, const compile_request *req)
     if (req->training) {
         /* Backward: the loss seeds it; others run once their gradient
          * has received every contribution (all consumers come later). */
+        pl->in_backward = true;
         for (int id = req->loss; id >= 0 && pl->error == VKT_OK; id--) {
             const node *n = &g->nodes[id];
             const op_def *def = op_get(n->kind);
@@ -80,6 +106,7 @@ vkt_status compile_plan(plan *pl, const compile_request *req)
             for (int k = 0; pl->arena_grads && k < n->nparams; k++)
                 optimizer_emit_param(pl, req->optimizer, n->params[k]);
         }
+        pl->in_backward = false;
         if (req->optimizer && !pl->arena_grads)
             optimizer_emit(pl, req->optimizer); /* clipping needs every gradient first */
     }

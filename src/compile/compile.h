@@ -20,6 +20,7 @@ typedef struct compile_request {
     int probe;           /* node whose forward value stays readable (-1: none) */
     bool fp16_activations; /* training plans: saved activations in fp16 */
     const int *param_rows; /* per param: rows trained (sparse update), 0 = all; NULL: all */
+    bool recompute;        /* training plans: recompute cheap layers' outputs in backward */
 } compile_request;
 
 vkt_status compile_plan(plan *pl, const compile_request *req);

@@ -58,6 +58,8 @@ void plan_free(plan *pl, rt_backend *be)
     free(pl->slots);
     free(pl->launches);
     free(pl->value_slot);
+    free(pl->recompute);
+    free(pl->rematerialized);
     free(pl->grad_slot);
     free(pl->alias_of);
     free(pl->grad_written);
@@ -109,6 +111,11 @@ static size_t value_bytes(const emit_ctx *e, int id)
 int ec_value(emit_ctx *e, int id)
 {
     id = root_of(e, id);
+    if (e->in_backward && e->recompute && e->recompute[id] && !e->rematerialized[id]) {
+        e->rematerialized[id] = true;
+        e->value_slot[id] = -1; /* forward's slot dies after its forward reads */
+        e->rematerialize(e, id);
+    }
     if (e->value_slot[id] < 0) {
         const node *n = &e->graph->nodes[id];
         if (n->kind == OP_INPUT)

@@ -62,6 +62,7 @@ typedef struct plan_bindings {
     const size_t *index_offset;  /* per param, bytes (partial params) */
 } plan_bindings;
 
+struct plan;
 typedef struct plan {
     const vkt_graph *graph;
     int batch;
@@ -75,6 +76,13 @@ typedef struct plan {
      * after its layer's backward, and its gradient's bytes are reused
      * (training plans without global-norm clipping). */
     bool arena_grads;
+    /* Recomputation: nodes whose value is not kept from forward to
+     * backward but emitted again (rematerialize) the first time backward
+     * reads it. NULL: none. */
+    bool *recompute;
+    bool *rematerialized;
+    bool in_backward;
+    void (*rematerialize)(struct plan *pl, int node_id);
 
     slot *slots;
     int slot_count, slot_cap;

@@ -70,6 +70,18 @@ static void bn_forward(emit_ctx *e, const node *n, int id)
     ec_emit(e, RT_K_BN_TRAIN_FWD, &p, 8, slots);
 }
 
+/* y again from the saved batch statistics: running statistics are left
+ * alone (a second training forward would update them twice). */
+static void bn_recompute(emit_ctx *e, const node *n, int id)
+{
+    rt_params p = rt_params_zero();
+    p.i[0] = ec_batch(e), p.i[1] = n->iattr[A_C], p.i[2] = n->iattr[A_HW], p.i[3] = 1;
+    p.f[0] = n->fattr[0];
+    int slots[6] = {ec_value(e, n->inputs[0]), ec_param(e, n->params[P_WEIGHT]), ec_param(e, n->params[P_BIAS]),
+                    ec_saved(e, id, SAVED_MEAN, 0), ec_saved(e, id, SAVED_INVSTD, 0), ec_value(e, id)};
+    ec_emit(e, RT_K_BN_EVAL_FWD, &p, 6, slots);
+}
+
 static void bn_backward(emit_ctx *e, const node *n, int id)
 {
     rt_params p = rt_params_zero();
@@ -77,4 +89,4 @@ static void bn_backward(emit_ctx *e, const node *n, int id)
     op_norm_backward(e, n, id, RT_K_BN_BWD, p, 3, SAVED_MEAN, SAVED_INVSTD);
 }
 
-const op_def op_batchnorm_def = {"batch_norm", bn_forward, bn_backward, false};
+const op_def op_batchnorm_def = {"batch_norm", bn_forward, bn_backward, false, bn_recompute};

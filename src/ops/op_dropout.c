@@ -47,4 +47,4 @@ static void dropout_backward(emit_ctx *e, const node *n, int id)
     ec_emit(e, RT_K_DROPOUT_BWD, &p, 3, slots);
 }
 
-const op_def op_dropout_def = {"dropout", dropout_forward, dropout_backward, false};
+const op_def op_dropout_def = {"dropout", dropout_forward, dropout_backward, false, dropout_forward};

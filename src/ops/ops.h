@@ -18,6 +18,11 @@ typedef struct op_def {
      * trainable parameters. NULL: the op has nothing to differentiate. */
     void (*backward)(emit_ctx *e, const node *n, int id);
     bool is_loss;
+    /* Emit the forward again in backward, into a fresh value slot, from
+     * what forward kept (recomputation trades this work for not keeping
+     * the value from forward to backward); must repeat the forward's
+     * value bit for bit and change no state. NULL: not recomputable. */
+    void (*recompute)(emit_ctx *e, const node *n, int id);
 } op_def;
 
 const op_def *op_get(op_kind kind);

@@ -202,6 +202,7 @@ vkt_status vkt_trainer_create(vkt_context *ctx, vkt_graph *graph, vkt_tensor los
     tr->seed = options->seed;
     tr->recoverable = options->recoverable;
     tr->fp16_activations = options->fp16_activations;
+    tr->recompute = options->recompute;
     tr->policy = options->trainable ? *options->trainable : (vkt_trainable_set){.policy = VKT_TRAIN_ALL};
     tr->policy.names = NULL; /* the caller's array need not outlive this call */
     vkt_status st = optimizer_config_check(&tr->opt);
@@ -271,8 +272,22 @@ static vkt_status get_plan(vkt_trainer *tr, int batch, bool training, plan **out
         c->used = false;
     }
     compile_request req = {tr->graph, tr->loss, batch, training, tr->trainable, &tr->opt, false, -1,
-                           tr->fp16_activations, tr->rows.rows_k};
+                           tr->fp16_activations, tr->rows.rows_k, tr->recompute && training};
     vkt_status st = compile_plan(&c->pl, &req);
+    if (st == VKT_OK && req.recompute) {
+        /* Recomputation pays only where the recomputed values' inputs
+         * are kept anyway (conv -> bn -> relu); keep whichever plan
+         * needs less memory. */
+        plan keep;
+        req.recompute = false;
+        st = compile_plan(&keep, &req);
+        if (st == VKT_OK && keep.arena_bytes <= c->pl.arena_bytes) {
+            plan_free(&c->pl, NULL);
+            c->pl = keep;
+        } else {
+            plan_free(&keep, NULL);
+        }
+    }
     plan_bindings b = {tr->params, tr->grads, tr->opt_state, tr->inputs,
                        training ? tr->train_scalars : tr->eval_scalars,
                        tr->param_offset, tr->grad_offset, tr->opt_offset, tr->input_offset, tr->grads_bytes,

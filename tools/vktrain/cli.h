@@ -59,6 +59,7 @@ typedef struct cli_options {
     const char *policy;    /* full, last:K or bias (parsed by cli_parse_policy) */
     const char *memory_budget; /* bytes, with an optional K/M/G suffix */
     bool fp16;                 /* saved activations in fp16 */
+    bool recompute;            /* recompute cheap layers in backward */
     const char *classes;       /* "LO-HI": only samples with these labels */
     double lora_alpha;         /* LoRA scale numerator (default 2 * rank) */
     bool merge_lora;           /* --save writes adapters merged */

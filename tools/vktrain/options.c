@@ -80,6 +80,7 @@ static const option_spec option_table[] = {
     OTHER("--policy", VALUE_TEXT, policy, NOT_TRACKED, CLI_TRAIN),
     OTHER("--memory-budget", VALUE_TEXT, memory_budget, NOT_TRACKED, CLI_TRAIN),
     FLAG_ON("--fp16", fp16, CLI_TRAIN),
+    FLAG_ON("--recompute", recompute, CLI_TRAIN),
     OTHER("--classes", VALUE_TEXT, classes, NOT_TRACKED, BOTH),
     REAL("--lora-alpha", lora_alpha, FIELD(lora_alpha_given), 1e-6, 1e6, CLI_TRAIN),
     FLAG_ON("--merge-lora", merge_lora, CLI_TRAIN),
@@ -521,6 +522,8 @@ static void print_train_usage(FILE *stream)
           "  --lora-alpha X           LoRA scale numerator: adapters add (X / R) B A x (default 2R)\n"
           "  --memory-budget BYTES    refuse a training step planned over BYTES (e.g. 512K, 4M)\n"
           "  --fp16                   keep activations saved for backward in fp16 (fp32 math)\n"
+          "  --recompute              recompute activations, batch norm and pooling outputs in backward\n"
+          "                           instead of keeping them (less memory, same results)\n"
           "\n"
           "output:\n"
           "  --save FILE.safetensors  save the trained weights at the end\n"

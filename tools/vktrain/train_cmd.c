@@ -236,6 +236,7 @@ static int create_trainer(train_run *r)
         .trainable = &r->trainable,
         .memory_budget = budget,
         .fp16_activations = o->fp16,
+        .recompute = o->recompute,
         .optimizer = optimizer_config(o, r->batches_per_epoch),
         .batch_size = o->batch,
         .seed = o->seed,

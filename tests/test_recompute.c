@@ -1,0 +1,144 @@
+/* Recomputation in backward: cheap layers' outputs are emitted again
+ * instead of kept, which lowers the planned activation memory and
+ * changes no result (bit-identical weights and running statistics on
+ * the CPU), and batch norm's running statistics are updated once. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vktrain/vktrain.h>
+
+#include "src/train/trainer_internal.h"
+#include "test_util.h"
+
+#define BATCH 8
+#define CLASSES 5
+
+static float xs[BATCH * 3 * 12 * 12];
+static int32_t ys[BATCH];
+
+/* conv -> bn -> relu -> maxpool -> conv -> bn -> relu6 -> (+ skip) ->
+ * gap -> dropout -> linear -> CE */
+static vkt_graph *build(vkt_tensor *loss)
+{
+    vkt_graph *g;
+    assert_int_equal(vkt_graph_create(41, &g), VKT_OK);
+    int img[3] = {3, 12, 12};
+    vkt_tensor x = vkt_input(g, "x", VKT_F32, 3, img);
+    vkt_tensor y = vkt_input(g, "y", VKT_I32, 0, NULL);
+    vkt_conv2d_params c = {.out_channels = 8, .kernel_h = 3, .kernel_w = 3, .pad_h = 1, .pad_w = 1};
+    vkt_pool2d_params mp = {.kernel_h = 2, .kernel_w = 2};
+    vkt_tensor h = vkt_relu(g, vkt_batch_norm(g, vkt_conv2d(g, x, &c, "c1"), 1e-5f, 0.1f, "bn1"));
+    h = vkt_max_pool2d(g, h, &mp);
+    vkt_tensor r = vkt_activation_op(g, vkt_batch_norm(g, vkt_conv2d(g, h, &c, "c2"), 1e-5f, 0.1f, "bn2"),
+                                     VKT_ACT_RELU6);
+    h = vkt_dropout(g, vkt_global_avg_pool(g, vkt_add(g, h, r)), 0.25f);
+    *loss = vkt_softmax_cross_entropy(g, vkt_linear(g, h, CLASSES, true, "fc"), y, 0.0f);
+    assert_int_equal(vkt_graph_status(g), VKT_OK);
+    return g;
+}
+
+static vkt_trainer *trainer(vkt_context *ctx, vkt_graph *g, vkt_tensor loss, bool recompute, bool fp16)
+{
+    vkt_trainer_options to = {.batch_size = BATCH, .recompute = recompute, .fp16_activations = fp16, .seed = 3,
+                              .optimizer = {.kind = VKT_OPT_SGD, .lr = 0.05f, .momentum = 0.9f}};
+    vkt_trainer *tr;
+    if (vkt_trainer_create(ctx, g, loss, &to, &tr) != VKT_OK)
+        fail_msg("trainer: %s", vkt_last_error());
+    return tr;
+}
+
+static const plan *training_plan(vkt_trainer *tr)
+{
+    vkt_memory_report m;
+    assert_int_equal(vkt_trainer_memory(tr, &m), VKT_OK);
+    for (int i = 0; i < TRAINER_MAX_PLANS; i++)
+        if (tr->plans[i].used && tr->plans[i].training)
+            return &tr->plans[i].pl;
+    fail_msg("no training plan");
+    return NULL;
+}
+
+static int count(const plan *pl, rt_kernel k)
+{
+    int c = 0;
+    for (int i = 0; i < pl->launch_count; i++)
+        c += pl->launches[i].kernel == k;
+    return c;
+}
+
+static void test_same_results_less_memory(void **state)
+{
+    (void)state;
+    vkt_context_options co = {"cpu", 2};
+    vkt_context *ctx;
+    assert_int_equal(vkt_context_create(&co, &ctx), VKT_OK);
+    vkt_tensor la, lb;
+    vkt_graph *a = build(&la), *b = build(&lb);
+    vkt_trainer *keep = trainer(ctx, a, la, false, false), *redo = trainer(ctx, b, lb, true, false);
+    const plan *pk = training_plan(keep), *pr = training_plan(redo);
+    assert_true(pr->arena_bytes < pk->arena_bytes);
+    assert_int_equal(count(pr, RT_K_BN_TRAIN_FWD), 2); /* running statistics updated once */
+    assert_int_equal(count(pr, RT_K_BN_EVAL_FWD), 2);   /* both batch norms recomputed */
+    assert_int_equal(count(pk, RT_K_BN_EVAL_FWD), 0);
+    assert_true(count(pr, RT_K_ACT_FWD) > count(pk, RT_K_ACT_FWD));
+    const void *in[2] = {xs, ys};
+    for (int s = 0; s < 4; s++) {
+        assert_int_equal(vkt_trainer_step(keep, in, BATCH), VKT_OK);
+        assert_int_equal(vkt_trainer_step(redo, in, BATCH), VKT_OK);
+    }
+    vkt_metrics mk, mr;
+    assert_int_equal(vkt_trainer_read_train_metrics(keep, &mk), VKT_OK);
+    assert_int_equal(vkt_trainer_read_train_metrics(redo, &mr), VKT_OK);
+    assert_true(mk.loss_mean == mr.loss_mean);
+    vkt_trainer_sync_weights(keep);
+    vkt_trainer_sync_weights(redo);
+    for (int i = 0; i < a->param_count; i++) /* weights and running statistics */
+        assert_memory_equal(a->params[i].data, b->params[i].data, a->params[i].numel * 4);
+    vkt_trainer_destroy(keep);
+    vkt_trainer_destroy(redo);
+    vkt_graph_destroy(a);
+    vkt_graph_destroy(b);
+    vkt_context_destroy(ctx);
+}
+
+/* With fp16 storage of what is still kept, training stays close to the
+ * fp32 run (fp16 only rounds the kept tensors). */
+static void test_with_fp16(void **state)
+{
+    (void)state;
+    vkt_context_options co = {"cpu", 2};
+    vkt_context *ctx;
+    assert_int_equal(vkt_context_create(&co, &ctx), VKT_OK);
+    vkt_tensor la, lb;
+    vkt_graph *a = build(&la), *b = build(&lb);
+    vkt_trainer *ref = trainer(ctx, a, la, false, false), *both = trainer(ctx, b, lb, true, true);
+    const void *in[2] = {xs, ys};
+    for (int s = 0; s < 3; s++) {
+        assert_int_equal(vkt_trainer_step(ref, in, BATCH), VKT_OK);
+        assert_int_equal(vkt_trainer_step(both, in, BATCH), VKT_OK);
+    }
+    vkt_trainer_sync_weights(ref);
+    vkt_trainer_sync_weights(both);
+    for (int i = 0; i < a->param_count; i++)
+        for (size_t j = 0; j < a->params[i].numel; j++)
+            if (fabsf(a->params[i].data[j] - b->params[i].data[j]) > 2e-3f * (1 + fabsf(a->params[i].data[j])))
+                fail_msg("%s[%zu]: %g vs %g", a->params[i].name, j, a->params[i].data[j], b->params[i].data[j]);
+    vkt_trainer_destroy(ref);
+    vkt_trainer_destroy(both);
+    vkt_graph_destroy(a);
+    vkt_graph_destroy(b);
+    vkt_context_destroy(ctx);
+}
+
+int main(void)
+{
+    tu_fill_uniform(xs, sizeof xs / sizeof xs[0], 12, -1, 1);
+    for (int i = 0; i < BATCH; i++)
+        ys[i] = i % CLASSES;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_same_results_less_memory),
+        cmocka_unit_test(test_with_fp16),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
