@@ -431,6 +431,13 @@ static int report_summary(train_run *r)
     json_object_set_new(record, "test_loss", number_or_null(r->test.loss_mean));
     json_object_set_new(record, "test_accuracy", number_or_null(r->test.accuracy));
     json_object_set_new(record, "peak_rss_bytes", json_integer((json_int_t)peak));
+    vkt_trainable_set used;
+    char policy[48];
+    vkt_trainer_policy(r->trainer, &used);
+    json_object_set_new(record, "policy", json_string(cli_policy_text(&used, policy, sizeof policy)));
+    json_object_set_new(record, "trained_params", json_integer((json_int_t)r->memory.trained_params));
+    json_object_set_new(record, "planned_bytes", json_integer((json_int_t)r->memory.total_bytes));
+    json_object_set_new(record, "planned_activation_bytes", json_integer((json_int_t)r->memory.activations_bytes));
     return write_log_record(r, record);
 }
 
