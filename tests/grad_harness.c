@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "src/compile/compile.h"
+#include "src/train/trainer_internal.h"
+#include "test_util.h"
 
 typedef struct gh_buffers {
     rt_buffer *params, *grads, *opt, *inputs, *scalars;
@@ -223,4 +225,23 @@ double gh_check(rt_backend *be, vkt_graph *g, int loss, int batch, void **inputs
     }
     gh_free(g, &r);
     return worst;
+}
+
+const plan *gh_training_plan(vkt_trainer *tr)
+{
+    vkt_memory_report m;
+    assert_int_equal(vkt_trainer_memory(tr, &m), VKT_OK); /* compiles the step */
+    for (int i = 0; i < TRAINER_MAX_PLANS; i++)
+        if (tr->plans[i].used && tr->plans[i].training && tr->plans[i].batch == tr->batch)
+            return &tr->plans[i].pl;
+    fail_msg("no training plan");
+    return NULL;
+}
+
+int gh_count_kernels(const plan *pl, rt_kernel k)
+{
+    int c = 0;
+    for (int i = 0; i < pl->launch_count; i++)
+        c += pl->launches[i].kernel == k;
+    return c;
 }

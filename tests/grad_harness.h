@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "runtime/backend.h"
+#include "src/compile/plan.h"
 #include "src/graph/graph_internal.h"
 
 typedef struct grad_result {
@@ -34,5 +35,11 @@ void gh_free(const vkt_graph *g, grad_result *r);
  * `max_per_tensor` evenly spread elements per tensor. */
 double gh_check(rt_backend *be, vkt_graph *g, int loss, int batch, void **inputs, double eps, double atol,
                 double rtol, int max_per_tensor, const char *label);
+
+/* The full-batch training plan of a trainer (compiled if needed). */
+struct vkt_trainer;
+const plan *gh_training_plan(struct vkt_trainer *tr);
+/* Launches of kernel k in a plan. */
+int gh_count_kernels(const plan *pl, rt_kernel k);
 
 #endif

@@ -224,13 +224,7 @@ static void test_gemm_rows_shrink(void **state)
     net n;
     net_make(&n);
     vkt_trainer *tr = channels_trainer(&n, 0.5f, VKT_OPT_SGD);
-    vkt_memory_report m;
-    assert_int_equal(vkt_trainer_memory(tr, &m), VKT_OK);
-    const plan *pl = NULL;
-    for (int i = 0; i < TRAINER_MAX_PLANS; i++)
-        if (tr->plans[i].used && tr->plans[i].training)
-            pl = &tr->plans[i].pl;
-    assert_non_null(pl);
+    const plan *pl = gh_training_plan(tr);
     int gathers = 0, scatters = 0, dw_gemms = 0;
     for (int i = 0; i < pl->launch_count; i++) {
         const plan_launch *l = &pl->launches[i];

@@ -148,25 +148,6 @@ static void test_gradients_equal_full_backprop(void **state)
     net_free(&n);
 }
 
-static int count_kernels(const plan *pl, rt_kernel k)
-{
-    int c = 0;
-    for (int i = 0; i < pl->launch_count; i++)
-        c += pl->launches[i].kernel == k;
-    return c;
-}
-
-static const plan *training_plan(vkt_trainer *tr)
-{
-    vkt_memory_report m;
-    assert_int_equal(vkt_trainer_memory(tr, &m), VKT_OK);
-    for (int i = 0; i < TRAINER_MAX_PLANS; i++)
-        if (tr->plans[i].used && tr->plans[i].training)
-            return &tr->plans[i].pl;
-    fail_msg("no training plan");
-    return NULL;
-}
-
 /* Only adapter gradients and updates: no base weight gradient, no bias
  * gradient, gradients and optimizer state sized by the adapters. */
 static void test_pruned_work_and_memory(void **state)
@@ -176,9 +157,9 @@ static void test_pruned_work_and_memory(void **state)
     net_make(&n, 13);
     assert_int_equal(vkt_graph_add_lora_all(n.g, 2, 2.0f, NULL), VKT_OK);
     vkt_trainer *tr = lora_trainer(&n, VKT_OK);
-    const plan *pl = training_plan(tr);
-    assert_int_equal(count_kernels(pl, RT_K_ADAMW), 6);
-    assert_int_equal(count_kernels(pl, RT_K_BIAS_GRAD), 0);
+    const plan *pl = gh_training_plan(tr);
+    assert_int_equal(gh_count_kernels(pl, RT_K_ADAMW), 6);
+    assert_int_equal(gh_count_kernels(pl, RT_K_BIAS_GRAD), 0);
     size_t adapter_floats = 0;
     for (int i = 0; i < n.g->param_count; i++)
         if (n.g->params[i].is_adapter)

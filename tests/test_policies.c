@@ -63,25 +63,6 @@ static vkt_trainer *trainer_for(net *n, const vkt_trainable_set *set, size_t bud
     return tr;
 }
 
-static int count_kernels(const plan *pl, rt_kernel k)
-{
-    int c = 0;
-    for (int i = 0; i < pl->launch_count; i++)
-        c += pl->launches[i].kernel == k;
-    return c;
-}
-
-static const plan *training_plan(vkt_trainer *tr)
-{
-    vkt_memory_report m;
-    assert_int_equal(vkt_trainer_memory(tr, &m), VKT_OK); /* compiles the step */
-    for (int i = 0; i < TRAINER_MAX_PLANS; i++)
-        if (tr->plans[i].used && tr->plans[i].training)
-            return &tr->plans[i].pl;
-    fail_msg("no training plan");
-    return NULL;
-}
-
 static const char *const conv2_names[] = {"3.weight"};
 
 static const vkt_trainable_set policies[] = {
@@ -136,20 +117,20 @@ static void test_pruned_work_absent(void **state)
     vkt_trainer *full = trainer_for(&n, NULL, 0, VKT_OK);
     vkt_trainer *head = trainer_for(&n, &policies[0], 0, VKT_OK);
     vkt_trainer *bias = trainer_for(&n, &policies[2], 0, VKT_OK);
-    const plan *pf = training_plan(full), *ph = training_plan(head), *pb = training_plan(bias);
-    assert_int_equal(count_kernels(pf, RT_K_COL2IM), 1); /* conv "3" input gradient; "0" has none */
-    assert_int_equal(count_kernels(pf, RT_K_BN_BWD), 1);
-    assert_int_equal(count_kernels(pf, RT_K_SGD), 8);
-    assert_int_equal(count_kernels(ph, RT_K_COL2IM), 0);
-    assert_int_equal(count_kernels(ph, RT_K_BN_BWD), 0);
-    assert_int_equal(count_kernels(ph, RT_K_ACT_BWD), 0);
-    assert_int_equal(count_kernels(ph, RT_K_GAP_BWD), 0);
-    assert_int_equal(count_kernels(ph, RT_K_SGD), 2);
+    const plan *pf = gh_training_plan(full), *ph = gh_training_plan(head), *pb = gh_training_plan(bias);
+    assert_int_equal(gh_count_kernels(pf, RT_K_COL2IM), 1); /* conv "3" input gradient; "0" has none */
+    assert_int_equal(gh_count_kernels(pf, RT_K_BN_BWD), 1);
+    assert_int_equal(gh_count_kernels(pf, RT_K_SGD), 8);
+    assert_int_equal(gh_count_kernels(ph, RT_K_COL2IM), 0);
+    assert_int_equal(gh_count_kernels(ph, RT_K_BN_BWD), 0);
+    assert_int_equal(gh_count_kernels(ph, RT_K_ACT_BWD), 0);
+    assert_int_equal(gh_count_kernels(ph, RT_K_GAP_BWD), 0);
+    assert_int_equal(gh_count_kernels(ph, RT_K_SGD), 2);
     assert_true(ph->launch_count < pf->launch_count);
     /* bias-only: no weight-gradient GEMMs (forward GEMMs: 2 convs + linear;
      * backward: input gradients of linear and conv "3" only). */
-    assert_int_equal(count_kernels(pb, RT_K_GEMM), count_kernels(pf, RT_K_GEMM) - 3);
-    assert_int_equal(count_kernels(pb, RT_K_SGD), 4); /* 0.bias, 1.bias (batch norm), 3.bias, 6.bias */
+    assert_int_equal(gh_count_kernels(pb, RT_K_GEMM), gh_count_kernels(pf, RT_K_GEMM) - 3);
+    assert_int_equal(gh_count_kernels(pb, RT_K_SGD), 4); /* 0.bias, 1.bias (batch norm), 3.bias, 6.bias */
     /* Memory follows: fewer gradients, less optimizer state, smaller arena. */
     vkt_memory_report mf, mh;
     vkt_trainer_memory(full, &mf);
@@ -224,10 +205,10 @@ static void test_fp16_activations(void **state)
     vkt_trainer_options to = {.batch_size = BATCH, .fp16_activations = true,
                               .optimizer = {.kind = VKT_OPT_SGD, .lr = 0.1f, .momentum = 0.9f}};
     assert_int_equal(vkt_trainer_create(n.ctx, n.g, n.loss, &to, &tr16), VKT_OK);
-    const plan *p32 = training_plan(tr32), *p16 = training_plan(tr16);
-    int packs = count_kernels(p16, RT_K_PACK_F16);
+    const plan *p32 = gh_training_plan(tr32), *p16 = gh_training_plan(tr16);
+    int packs = gh_count_kernels(p16, RT_K_PACK_F16);
     assert_true(packs >= 2);
-    assert_int_equal(count_kernels(p16, RT_K_UNPACK_F16), packs);
+    assert_int_equal(gh_count_kernels(p16, RT_K_UNPACK_F16), packs);
     assert_int_equal(p16->launch_count, p32->launch_count + 2 * packs);
     assert_true(p16->arena_bytes < p32->arena_bytes);
     const void *in[2] = {n.x, n.y};
@@ -303,7 +284,7 @@ static void test_early_updates(void **state)
     assert_int_equal(vkt_trainer_create(a.ctx, a.g, a.loss, &to, &early), VKT_OK);
     to.optimizer.clip_grad_norm = 1e30f;
     assert_int_equal(vkt_trainer_create(b.ctx, b.g, b.loss, &to, &late), VKT_OK);
-    const plan *pe = training_plan(early), *pl = training_plan(late);
+    const plan *pe = gh_training_plan(early), *pl = gh_training_plan(late);
     int first_update = -1, last_gemm = -1;
     for (int i = 0; i < pe->launch_count; i++) {
         if (pe->launches[i].kernel == RT_K_SGD && first_update < 0)

@@ -8,6 +8,7 @@
 
 #include <vktrain/vktrain.h>
 
+#include "grad_harness.h"
 #include "src/train/trainer_internal.h"
 #include "test_util.h"
 
@@ -48,25 +49,6 @@ static vkt_trainer *trainer(vkt_context *ctx, vkt_graph *g, vkt_tensor loss, boo
     return tr;
 }
 
-static const plan *training_plan(vkt_trainer *tr)
-{
-    vkt_memory_report m;
-    assert_int_equal(vkt_trainer_memory(tr, &m), VKT_OK);
-    for (int i = 0; i < TRAINER_MAX_PLANS; i++)
-        if (tr->plans[i].used && tr->plans[i].training)
-            return &tr->plans[i].pl;
-    fail_msg("no training plan");
-    return NULL;
-}
-
-static int count(const plan *pl, rt_kernel k)
-{
-    int c = 0;
-    for (int i = 0; i < pl->launch_count; i++)
-        c += pl->launches[i].kernel == k;
-    return c;
-}
-
 static void test_same_results_less_memory(void **state)
 {
     (void)state;
@@ -76,12 +58,12 @@ static void test_same_results_less_memory(void **state)
     vkt_tensor la, lb;
     vkt_graph *a = build(&la), *b = build(&lb);
     vkt_trainer *keep = trainer(ctx, a, la, false, false), *redo = trainer(ctx, b, lb, true, false);
-    const plan *pk = training_plan(keep), *pr = training_plan(redo);
+    const plan *pk = gh_training_plan(keep), *pr = gh_training_plan(redo);
     assert_true(pr->arena_bytes < pk->arena_bytes);
-    assert_int_equal(count(pr, RT_K_BN_TRAIN_FWD), 2); /* running statistics updated once */
-    assert_int_equal(count(pr, RT_K_BN_EVAL_FWD), 2);   /* both batch norms recomputed */
-    assert_int_equal(count(pk, RT_K_BN_EVAL_FWD), 0);
-    assert_true(count(pr, RT_K_ACT_FWD) > count(pk, RT_K_ACT_FWD));
+    assert_int_equal(gh_count_kernels(pr, RT_K_BN_TRAIN_FWD), 2); /* running statistics updated once */
+    assert_int_equal(gh_count_kernels(pr, RT_K_BN_EVAL_FWD), 2);   /* both batch norms recomputed */
+    assert_int_equal(gh_count_kernels(pk, RT_K_BN_EVAL_FWD), 0);
+    assert_true(gh_count_kernels(pr, RT_K_ACT_FWD) > gh_count_kernels(pk, RT_K_ACT_FWD));
     const void *in[2] = {xs, ys};
     for (int s = 0; s < 4; s++) {
         assert_int_equal(vkt_trainer_step(keep, in, BATCH), VKT_OK);
