@@ -8,8 +8,10 @@
 #include "test_util.h"
 #include "update_harness.h"
 
+#include <dirent.h>
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +19,7 @@
 
 #include <vktrain/vktrain.h>
 
+#include "fuzz/fuzz_common.h"
 #include "runtime/rt_error.h"
 #include "src/update/bytes.h"
 #include "src/update/packet.h"
@@ -415,6 +418,58 @@ static void test_sealed_hostile_payload(void **state)
     uh_env_free(&e);
 }
 
+/* The committed seed corpus doubles as golden packets: packets and
+ * payloads written by an earlier build must still be accepted (and the
+ * fuzzers keep starting from inputs that reach deep code). */
+static void test_corpus_still_decodes(void **state)
+{
+    (void)state;
+    vkt_keypair agg, client;
+    fuzz_keys(&agg, &client);
+    uint8_t hash[VKT_MODEL_HASH_BYTES];
+    fuzz_model_hash(hash);
+    const upd_limits lim = {.max_elements = FUZZ_MAX_ELEMENTS, .max_tensors = FUZZ_MAX_TENSORS};
+    const char *dirs[2] = {VKT_FUZZ_CORPUS_DIR "/fuzz_packet_parse", VKT_FUZZ_CORPUS_DIR "/fuzz_update_decode"};
+    int checked = 0;
+    for (int d = 0; d < 2; d++) {
+        DIR *dir = opendir(dirs[d]);
+        assert_non_null(dir);
+        struct dirent *e;
+        while ((e = readdir(dir))) {
+            bool packet = strncmp(e->d_name, "valid_", 6) == 0;
+            bool payload = strncmp(e->d_name, "payload_", 8) == 0 && !strstr(e->d_name, "header_only") &&
+                           !strstr(e->d_name, "truncated");
+            if (!packet && !payload)
+                continue;
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s", dirs[d], e->d_name);
+            size_t size;
+            uint8_t *bytes = tu_read_file(path, &size);
+            assert_non_null(bytes);
+            vkt_update *u = NULL;
+            vkt_status st;
+            if (packet) {
+                vkt_update_receiver *rx;
+                assert_int_equal(vkt_update_receiver_create(&agg, NULL, &rx), VKT_OK);
+                vkt_update_receiver_set_round(rx, FUZZ_ROUND, hash);
+                vkt_update_receiver_add_client(rx, FUZZ_CLIENT, client.public_key, 0);
+                st = vkt_update_receive(rx, bytes, size, &u);
+                vkt_update_receiver_destroy(rx);
+            } else {
+                st = upd_payload_decode(bytes, size, &lim, &u);
+            }
+            if (st != VKT_OK)
+                fail_msg("%s: %s", path, vkt_last_error());
+            assert_int_equal(vkt_update_tensor_count(u), 4);
+            vkt_update_destroy(u);
+            free(bytes);
+            checked++;
+        }
+        closedir(dir);
+    }
+    assert_true(checked >= 10);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -425,6 +480,7 @@ int main(void)
         cmocka_unit_test(test_int8_values),
         cmocka_unit_test(test_zstd_frames),
         cmocka_unit_test(test_sealed_hostile_payload),
+        cmocka_unit_test(test_corpus_still_decodes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
