@@ -246,12 +246,17 @@ typedef struct vkt_update_info {
     size_t packet_bytes;
 } vkt_update_info;
 
-/* Verify, decrypt and decode one packet. Refused (nothing changes):
- * malformed or truncated bytes or trailing bytes (VKT_ERR_FORMAT), a
- * newer format version (VKT_ERR_UNSUPPORTED), another round or model or
- * an already seen sequence (VKT_ERR_STATE), an unknown client
- * (VKT_ERR_NOT_FOUND), a failed authentication (VKT_ERR_FORMAT). On
- * success the client's sequence is recorded and *out holds the update. */
+/* Verify, decrypt and decode one packet. Refused, changing nothing:
+ * - VKT_ERR_FORMAT: malformed, truncated or trailing bytes, a failed
+ *   authentication (altered, or sealed for another aggregator), a
+ *   client key other than the one registered for its id;
+ * - VKT_ERR_STATE: no round set, another round (stale or early), another
+ *   base model, a sequence not above the client's last one (replay);
+ * - VKT_ERR_NOT_FOUND: an unknown client (without accept_unknown_clients);
+ * - VKT_ERR_UNSUPPORTED: a newer format version, or more tensors or
+ *   elements than this receiver's limits.
+ * On success the client's sequence is recorded and *out holds the
+ * update (free with vkt_update_destroy). */
 vkt_status vkt_update_receive(vkt_update_receiver *rx, const uint8_t *packet, size_t size, vkt_update **out);
 
 void vkt_update_destroy(vkt_update *u);
