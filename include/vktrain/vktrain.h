@@ -7,6 +7,7 @@
 #include "graph.h"
 #include "status.h"
 #include "trainer.h"
+#include "update.h"
 #include "weights.h"
 
 #define VKTRAIN_VERSION_MAJOR 0
