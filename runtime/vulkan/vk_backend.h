@@ -17,20 +17,28 @@
 #define VK_BINDINGS 9
 #define VK_STAGING_BYTES ((size_t)8 << 20)
 
+/* One compiled shader; NULL code: not written yet. */
+typedef struct vk_spirv {
+    const uint32_t *code;
+    size_t bytes;
+} vk_spirv;
+
 typedef struct vk_kernel_info {
-    const uint32_t *spirv;
-    size_t spirv_bytes;
-    /* Variant for devices with 16-bit storage in use (or NULL). */
-    const uint32_t *spirv_storage16;
-    size_t spirv_storage16_bytes;
+    vk_spirv portable; /* runs on every Vulkan 1.1 device */
+    /* Built for devices using every feature in variant_needs (VK_FEATURE_*);
+     * NULL code: the kernel has no variant. */
+    vk_spirv variant;
+    uint32_t variant_needs;
     uint32_t local_size;
     /* Workgroups to dispatch for a launch's params (x, y, z). */
     void (*grid)(const rt_params *p, uint32_t local_size, uint32_t groups[3]);
 } vk_kernel_info;
 
-/* Per-kernel shader and dispatch geometry (vk_kernels.c). NULL spirv:
- * the kernel has no shader yet. */
+/* Per-kernel shaders and dispatch geometry (vk_kernels.c). */
 const vk_kernel_info *vk_kernel_get(rt_kernel k);
+/* The shader to run on a device using `features`: the variant when
+ * they cover what it needs, else the portable one. */
+const vk_spirv *vk_kernel_spirv(const vk_kernel_info *info, uint32_t features);
 
 struct rt_buffer {
     VkBuffer buffer;

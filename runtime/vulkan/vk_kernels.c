@@ -73,10 +73,15 @@ static void grid_gemm(const rt_params *p, uint32_t local, uint32_t g[3])
     g[2] = i[14] ? 1u : (uint32_t)u(i[8]);
 }
 
-#define K(kernel, shader, local, grid) [kernel] = {SHADER_CODE(shader), SHADER_BYTES(shader), NULL, 0, local, grid}
-#define K16(kernel, shader, local, grid)                                                                      \
-    [kernel] = {SHADER_CODE(shader), SHADER_BYTES(shader), SHADER_CODE(shader##_s16), SHADER_BYTES(shader##_s16),  \
-                local, grid}
+#define SPIRV(shader) {SHADER_CODE(shader), SHADER_BYTES(shader)}
+/* A kernel with one shader. */
+#define K(kernel, shader, local, grid) [kernel] = {SPIRV(shader), {NULL, 0}, 0, local, grid}
+/* A kernel whose shader has a variant (shader##suffix) for devices with
+ * the features `needs`. */
+#define KV(kernel, shader, suffix, needs, local, grid) \
+    [kernel] = {SPIRV(shader), SPIRV(shader##suffix), needs, local, grid}
+/* Variant for native 16-bit storage. */
+#define K16(kernel, shader, local, grid) KV(kernel, shader, _s16, VK_FEATURE_STORAGE16, local, grid)
 
 static const vk_kernel_info kernel_table[RT_K_COUNT] = {
     K(RT_K_GEMM, gemm, 256, grid_gemm),
@@ -118,4 +123,10 @@ static const vk_kernel_info kernel_table[RT_K_COUNT] = {
 const vk_kernel_info *vk_kernel_get(rt_kernel k)
 {
     return (unsigned)k < RT_K_COUNT ? &kernel_table[k] : NULL;
+}
+
+const vk_spirv *vk_kernel_spirv(const vk_kernel_info *info, uint32_t features)
+{
+    bool usable = info->variant.code && (features & info->variant_needs) == info->variant_needs;
+    return usable ? &info->variant : &info->portable;
 }
