@@ -431,3 +431,8 @@ bool rt_vulkan_uses_storage16(const rt_backend *be)
 {
     return (((const vk_backend *)be)->features & VK_FEATURE_STORAGE16) != 0;
 }
+
+bool rt_vulkan_uses_subgroups(const rt_backend *be)
+{
+    return (((const vk_backend *)be)->features & VK_FEATURE_SUBGROUP) != 0;
+}

@@ -86,12 +86,15 @@ typedef struct vk_backend {
 /* Optional device features the backend uses where present. */
 enum {
     VK_FEATURE_STORAGE16 = 1u << 0, /* storageBuffer16BitAccess: fp16 pack/unpack */
+    VK_FEATURE_SUBGROUP = 1u << 1,  /* subgroup basic/vote/arithmetic/shuffle in compute: reductions */
 };
 
 /* vk_quirks.c: features to turn off for this device and driver (known
- * bad drivers, or VKT_VULKAN_DISABLE=storage16,... from the environment);
- * *why names the reason. */
+ * bad drivers, or VKT_VULKAN_DISABLE=storage16,subgroup from the
+ * environment); *why names the reason. */
 uint32_t vk_quirks_disabled(const VkPhysicalDeviceProperties *props, VkDriverId driver, const char **why);
+/* Names of the features in mask, space-separated, into out. */
+void vk_feature_names(uint32_t mask, char *out, size_t n);
 
 /* vk_device.c */
 vkt_status vk_device_open(vk_backend *vb, int device_index, bool validation);
