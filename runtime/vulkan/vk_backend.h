@@ -67,6 +67,7 @@ typedef struct vk_backend {
     VkPipelineCache pipeline_cache;
     VkPipeline pipelines[RT_K_COUNT];
     uint32_t local_size[RT_K_COUNT]; /* as clamped to the device's limits */
+    uint32_t local_override[RT_K_COUNT]; /* test hook: workgroup size to use instead (0: none) */
     int pipelines_created;
     bool pipeline_cache_loaded; /* a valid cache file was found */
     VkCommandPool command_pool;

@@ -156,7 +156,7 @@ vkt_status vk_pipeline_get(vk_backend *vb, rt_kernel k, VkPipeline *out)
     const vk_kernel_info *info = vk_kernel_get(k);
     if (!info || !info->portable.code)
         return rt_error(VKT_ERR_UNSUPPORTED, "vulkan: kernel %s has no shader yet", rt_kernel_name(k));
-    uint32_t local = info->local_size;
+    uint32_t local = vb->local_override[k] ? vb->local_override[k] : info->local_size;
     if (local > vb->props.limits.maxComputeWorkGroupSize[0] || local > vb->props.limits.maxComputeWorkGroupInvocations)
         local = vb->props.limits.maxComputeWorkGroupInvocations < vb->props.limits.maxComputeWorkGroupSize[0]
                     ? vb->props.limits.maxComputeWorkGroupInvocations
