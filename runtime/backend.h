@@ -81,6 +81,14 @@ void rt_vulkan_inject_fault(rt_backend *be, int submits);
 /* Whether 16-bit storage is detected, not turned off by a quirk, and so
  * used (fp16 pack/unpack shaders). */
 bool rt_vulkan_uses_storage16(const rt_backend *be);
+/* Whether the subgroup operations the reductions need (basic, vote,
+ * arithmetic, shuffle in compute) are detected, not turned off by a
+ * quirk, and so used (the reduction shaders' subgroup variants). */
+bool rt_vulkan_uses_subgroups(const rt_backend *be);
+/* Test hook: the workgroup size of kernel k's pipeline (still clamped to
+ * the device's limits), 0 for the kernel's own. Refused once k's
+ * pipeline exists. */
+vkt_status rt_vulkan_set_local_size(rt_backend *be, rt_kernel k, uint32_t local);
 /* Whether a valid on-disk pipeline cache was loaded at creation. */
 bool rt_vulkan_pipeline_cache_loaded(const rt_backend *be);
 /* Whether any Vulkan 1.1 device that is not CPU-type exists (cheap: no

@@ -4,11 +4,12 @@
 // invstd over the channel's n = N*HW values:
 //   dbeta = sum dy, dgamma = invstd * sum dy (x - mean),
 //   dx = k (dy - sum dy / n) - k invstd^2 sum dy (x - mean) / n, k = gamma invstd.
-// Both sums come from compensated per-thread partials joined by a
-// fixed-order shared-memory tree. dx, dgamma, dbeta are each skipped
+// Both sums come from compensated per-thread partials joined in a fixed
+// order (reduce.glsl). dx, dgamma, dbeta are each skipped
 // when absent; accum_dx / accum_dparams add instead of writing.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+#include "reduce.glsl"
 
 layout(std430, set = 0, binding = 0) readonly buffer X { float x[]; };
 layout(std430, set = 0, binding = 1) readonly buffer Dy { float dy[]; };
@@ -18,47 +19,6 @@ layout(std430, set = 0, binding = 4) readonly buffer SaveInvstd { float save_inv
 layout(std430, set = 0, binding = 5) buffer Dx { float dx[]; };
 layout(std430, set = 0, binding = 6) buffer Dgamma { float dgamma[]; };
 layout(std430, set = 0, binding = 7) buffer Dbeta { float dbeta[]; };
-
-shared vec2 red_s[LOCAL_SIZE];
-shared vec2 red_e[LOCAL_SIZE];
-
-// Error-free accumulation (Knuth's TwoSum): s + e is the running sum, e
-// collects the rounding error of every addition. precise keeps the
-// compiler from folding the error terms away.
-void two_sum_add(inout vec2 s, inout vec2 e, vec2 v)
-{
-    precise vec2 t = s + v;
-    precise vec2 bp = t - s;
-    precise vec2 err = (s - (t - bp)) + (v - bp);
-    precise vec2 ne = e + err;
-    e = ne;
-    s = t;
-}
-
-// Sum over the workgroup of every thread's (s, e), compensated, joined in
-// a fixed tree order (deterministic); every thread gets the total.
-vec2 group_sum(vec2 s, vec2 e)
-{
-    uint t = gl_LocalInvocationID.x;
-    red_s[t] = s;
-    red_e[t] = e;
-    barrier();
-    uint h = 1u;
-    while (h * 2u < LOCAL_SIZE)
-        h *= 2u;
-    for (; h > 0u; h >>= 1u) {
-        if (t < h && t + h < LOCAL_SIZE) {
-            vec2 a = red_s[t], ae = red_e[t];
-            two_sum_add(a, ae, red_s[t + h]);
-            red_s[t] = a;
-            red_e[t] = ae + red_e[t + h];
-        }
-        barrier();
-    }
-    vec2 r = red_s[0] + red_e[0];
-    barrier();
-    return r;
-}
 
 void main()
 {
@@ -79,7 +39,7 @@ void main()
         uint n = e / HW;
         uint i = (n * C + c) * HW + (e - n * HW);
         float g = dy[ody + i];
-        two_sum_add(s, serr, vec2(g, g * (x[ox + i] - mean)));
+        sum_add(s, serr, vec2(g, g * (x[ox + i] - mean)));
     }
     vec2 sums = group_sum(s, serr);
     float sum_dy = sums.x, sum_dy_xmu = sums.y;

@@ -1,12 +1,13 @@
 #version 450
 // RT_K_BN_TRAIN_FWD: batch norm with batch statistics over x [N, C, HW].
 // Geometry: ROWS(C): one workgroup per channel. Each thread sums a
-// strided share of the channel's N*HW values (compensated), then a
-// fixed-order shared-memory tree joins the partial sums, so the result
+// strided share of the channel's N*HW values (compensated), then the
+// partial sums are joined in a fixed order (reduce.glsl), so the result
 // does not depend on scheduling. Two passes (mean, then squared
 // deviations), as the CPU; running stats take the unbiased variance.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+#include "reduce.glsl"
 
 layout(std430, set = 0, binding = 0) readonly buffer X { float x[]; };
 layout(std430, set = 0, binding = 1) readonly buffer Gamma { float gamma[]; };
@@ -16,47 +17,6 @@ layout(std430, set = 0, binding = 4) writeonly buffer SaveMean { float save_mean
 layout(std430, set = 0, binding = 5) writeonly buffer SaveInvstd { float save_invstd[]; };
 layout(std430, set = 0, binding = 6) buffer RunningMean { float running_mean[]; };
 layout(std430, set = 0, binding = 7) buffer RunningVar { float running_var[]; };
-
-shared float red_s[LOCAL_SIZE];
-shared float red_e[LOCAL_SIZE];
-
-// Error-free accumulation (Knuth's TwoSum): s + e is the running sum, e
-// collects the rounding error of every addition. precise keeps the
-// compiler from folding the error terms away.
-void two_sum_add(inout float s, inout float e, float v)
-{
-    precise float t = s + v;
-    precise float bp = t - s;
-    precise float err = (s - (t - bp)) + (v - bp);
-    precise float ne = e + err;
-    e = ne;
-    s = t;
-}
-
-// Sum over the workgroup of every thread's (s, e), compensated, joined in
-// a fixed tree order (deterministic); every thread gets the total.
-float group_sum(float s, float e)
-{
-    uint t = gl_LocalInvocationID.x;
-    red_s[t] = s;
-    red_e[t] = e;
-    barrier();
-    uint h = 1u;
-    while (h * 2u < LOCAL_SIZE)
-        h *= 2u;
-    for (; h > 0u; h >>= 1u) {
-        if (t < h && t + h < LOCAL_SIZE) {
-            float a = red_s[t], ae = red_e[t];
-            two_sum_add(a, ae, red_s[t + h]);
-            red_s[t] = a;
-            red_e[t] = ae + red_e[t + h];
-        }
-        barrier();
-    }
-    float r = red_s[0] + red_e[0];
-    barrier();
-    return r;
-}
 
 void main()
 {
@@ -71,7 +31,7 @@ void main()
     float s = 0.0, serr = 0.0;
     for (uint e = t; e < count; e += LOCAL_SIZE) {
         uint n = e / HW;
-        two_sum_add(s, serr, x[ox + (n * C + c) * HW + (e - n * HW)]);
+        sum_add(s, serr, x[ox + (n * C + c) * HW + (e - n * HW)]);
     }
     float mean = group_sum(s, serr) / float(count);
 
@@ -80,7 +40,7 @@ void main()
     for (uint e = t; e < count; e += LOCAL_SIZE) {
         uint n = e / HW;
         float d = x[ox + (n * C + c) * HW + (e - n * HW)] - mean;
-        two_sum_add(s, serr, d * d);
+        sum_add(s, serr, d * d);
     }
     float var = group_sum(s, serr) / float(count); // biased: normalises
     float invstd = 1.0 / sqrt(var + p.f[0]);

@@ -4,8 +4,8 @@
 //  - Workgroups 0..rows-1 each compute dx of one row (skipped when dx is
 //    absent): with g = dy * gamma and xhat = (x - mean) * rstd,
 //      dx = rstd (g - mean(g) - (x - mean) * rstd^2 mean(g (x - mean))),
-//    the two row sums taken as compensated per-thread partials joined by
-//    a fixed-order shared-memory tree.
+//    the two row sums taken as compensated per-thread partials joined in
+//    a fixed order (reduce.glsl).
 //  - The remaining workgroups compute the parameter gradients, one
 //    thread per column adding the rows in order (compensated):
 //      dgamma = sum_rows dy * xhat, dbeta = sum_rows dy.
@@ -13,6 +13,7 @@
 // accum_dparams add instead of writing.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+#include "reduce.glsl"
 
 layout(std430, set = 0, binding = 0) readonly buffer X { float x[]; };
 layout(std430, set = 0, binding = 1) readonly buffer Dy { float dy[]; };
@@ -22,47 +23,6 @@ layout(std430, set = 0, binding = 4) readonly buffer SaveRstd { float save_rstd[
 layout(std430, set = 0, binding = 5) buffer Dx { float dx[]; };
 layout(std430, set = 0, binding = 6) buffer Dgamma { float dgamma[]; };
 layout(std430, set = 0, binding = 7) buffer Dbeta { float dbeta[]; };
-
-shared vec2 red_s[LOCAL_SIZE];
-shared vec2 red_e[LOCAL_SIZE];
-
-// Error-free accumulation (Knuth's TwoSum): s + e is the running sum, e
-// collects the rounding error of every addition. precise keeps the
-// compiler from folding the error terms away.
-void two_sum_add(inout vec2 s, inout vec2 e, vec2 v)
-{
-    precise vec2 t = s + v;
-    precise vec2 bp = t - s;
-    precise vec2 err = (s - (t - bp)) + (v - bp);
-    precise vec2 ne = e + err;
-    e = ne;
-    s = t;
-}
-
-// Sum over the workgroup of every thread's (s, e), compensated, joined in
-// a fixed tree order (deterministic); every thread gets the total.
-vec2 group_sum(vec2 s, vec2 e)
-{
-    uint t = gl_LocalInvocationID.x;
-    red_s[t] = s;
-    red_e[t] = e;
-    barrier();
-    uint h = 1u;
-    while (h * 2u < LOCAL_SIZE)
-        h *= 2u;
-    for (; h > 0u; h >>= 1u) {
-        if (t < h && t + h < LOCAL_SIZE) {
-            vec2 a = red_s[t], ae = red_e[t];
-            two_sum_add(a, ae, red_s[t + h]);
-            red_s[t] = a;
-            red_e[t] = ae + red_e[t + h];
-        }
-        barrier();
-    }
-    vec2 r = red_s[0] + red_e[0];
-    barrier();
-    return r;
-}
 
 void row_dx(uint r, uint D)
 {
@@ -75,7 +35,7 @@ void row_dx(uint r, uint D)
     vec2 s = vec2(0.0), serr = vec2(0.0);
     for (uint i = t; i < D; i += LOCAL_SIZE) {
         float g = dy[ody + i] * gamma[og + i];
-        two_sum_add(s, serr, vec2(g, g * (x[ox + i] - mean)));
+        sum_add(s, serr, vec2(g, g * (x[ox + i] - mean)));
     }
     vec2 sums = group_sum(s, serr);
     float mean_g = sums.x / float(D);
@@ -96,9 +56,9 @@ void column_params(uint col, uint rows, uint D, bool has_dg, bool has_db)
     for (uint r = 0u; r < rows; r++) {
         uint i = r * D + col;
         float g = dy[ody + i];
-        two_sum_add(s, serr, vec2(g * ((x[ox + i] - save_mean[om + r]) * save_rstd[ors + r]), g));
+        sum_add(s, serr, vec2(g * ((x[ox + i] - save_mean[om + r]) * save_rstd[ors + r]), g));
     }
-    vec2 v = s + serr;
+    vec2 v = pair_value(s, serr);
     bool acc = p.i[3] != 0;
     if (has_dg) {
         uint o = arg_offset(6u) + col;

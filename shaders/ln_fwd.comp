@@ -3,9 +3,10 @@
 // y = (x - mean) * rstd * gamma + beta; save_mean, save_rstd per row.
 // Geometry: ROWS(rows): one workgroup per row; mean, then squared
 // deviations (two passes, as the CPU), each a compensated per-thread
-// partial sum joined by a fixed-order shared-memory tree.
+// partial sum joined in a fixed order (reduce.glsl).
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+#include "reduce.glsl"
 
 layout(std430, set = 0, binding = 0) readonly buffer X { float x[]; };
 layout(std430, set = 0, binding = 1) readonly buffer Gamma { float gamma[]; };
@@ -13,47 +14,6 @@ layout(std430, set = 0, binding = 2) readonly buffer Beta { float beta[]; };
 layout(std430, set = 0, binding = 3) writeonly buffer Y { float y[]; };
 layout(std430, set = 0, binding = 4) writeonly buffer SaveMean { float save_mean[]; };
 layout(std430, set = 0, binding = 5) writeonly buffer SaveRstd { float save_rstd[]; };
-
-shared float red_s[LOCAL_SIZE];
-shared float red_e[LOCAL_SIZE];
-
-// Error-free accumulation (Knuth's TwoSum): s + e is the running sum, e
-// collects the rounding error of every addition. precise keeps the
-// compiler from folding the error terms away.
-void two_sum_add(inout float s, inout float e, float v)
-{
-    precise float t = s + v;
-    precise float bp = t - s;
-    precise float err = (s - (t - bp)) + (v - bp);
-    precise float ne = e + err;
-    e = ne;
-    s = t;
-}
-
-// Sum over the workgroup of every thread's (s, e), compensated, joined in
-// a fixed tree order (deterministic); every thread gets the total.
-float group_sum(float s, float e)
-{
-    uint t = gl_LocalInvocationID.x;
-    red_s[t] = s;
-    red_e[t] = e;
-    barrier();
-    uint h = 1u;
-    while (h * 2u < LOCAL_SIZE)
-        h *= 2u;
-    for (; h > 0u; h >>= 1u) {
-        if (t < h && t + h < LOCAL_SIZE) {
-            float a = red_s[t], ae = red_e[t];
-            two_sum_add(a, ae, red_s[t + h]);
-            red_s[t] = a;
-            red_e[t] = ae + red_e[t + h];
-        }
-        barrier();
-    }
-    float r = red_s[0] + red_e[0];
-    barrier();
-    return r;
-}
 
 void main()
 {
@@ -67,14 +27,14 @@ void main()
 
     float s = 0.0, serr = 0.0;
     for (uint i = t; i < D; i += LOCAL_SIZE)
-        two_sum_add(s, serr, x[ox + i]);
+        sum_add(s, serr, x[ox + i]);
     float mean = group_sum(s, serr) / float(D);
 
     s = 0.0;
     serr = 0.0;
     for (uint i = t; i < D; i += LOCAL_SIZE) {
         float d = x[ox + i] - mean;
-        two_sum_add(s, serr, d * d);
+        sum_add(s, serr, d * d);
     }
     float rstd = 1.0 / sqrt(group_sum(s, serr) / float(D) + p.f[0]);
 

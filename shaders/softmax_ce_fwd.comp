@@ -6,21 +6,22 @@
 // CORRECT counts rows whose argmax (lowest index on ties) equals the label.
 // Scalars: LOSS = sum / N, LOSS_SUM += sum, CORRECT +=, SAMPLES += N.
 // Geometry: ROWS(1): a single workgroup loops over the rows in order;
-// row reductions are fixed-order shared-memory trees, the batch sum is
-// added row by row (compensated) by thread 0, so the result is
+// row reductions are joined in a fixed order (reduce.glsl), the batch
+// sum is added row by row (compensated) by thread 0, so the result is
 // deterministic. exp is the CPU backend's exp_approx, step for step.
+// The row max: every thread's running max starts at the row's first
+// logit, and a later NaN loses every `>`, so a thread's max is NaN
+// exactly when x[0] is; group_max gives NaN when any thread's is. The
+// row max is then NaN iff x[0] is, else the largest non-NaN logit: the
+// CPU's rule (its lanes also start at x[0]; "a NaN on the left wins").
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
+#include "reduce.glsl"
 
 layout(std430, set = 0, binding = 0) readonly buffer Logits { float x[]; };
 layout(std430, set = 0, binding = 1) readonly buffer Labels { int labels[]; };
 layout(std430, set = 0, binding = 2) buffer Probs { float probs[]; };
 layout(std430, set = 0, binding = 3) buffer Scalars { uint sc[]; };
-
-shared float red_f[LOCAL_SIZE];
-shared vec2 red_s[LOCAL_SIZE];
-shared vec2 red_e[LOCAL_SIZE];
-shared uint red_u[LOCAL_SIZE];
 
 // e^x to a few ulp; 0 below x = -87.3, saturates above x = 88.3
 // (exp_approx of runtime/cpu/loss.c).
@@ -43,79 +44,6 @@ float exp_approx(float xv)
     q = q * r + 5.00000001e-1;
     precise float e = (1.0 + r + r * r * q) * uintBitsToFloat(scale);
     return underflows ? 0.0 : e;
-}
-
-// Error-free accumulation (Knuth's TwoSum): s + e is the running sum, e
-// collects the rounding error of every addition. precise keeps the
-// compiler from folding the error terms away.
-void two_sum_add(inout vec2 s, inout vec2 e, vec2 v)
-{
-    precise vec2 t = s + v;
-    precise vec2 bp = t - s;
-    precise vec2 err = (s - (t - bp)) + (v - bp);
-    precise vec2 ne = e + err;
-    e = ne;
-    s = t;
-}
-
-void two_sum_add(inout float s, inout float e, float v)
-{
-    precise float t = s + v;
-    precise float bp = t - s;
-    precise float err = (s - (t - bp)) + (v - bp);
-    precise float ne = e + err;
-    e = ne;
-    s = t;
-}
-
-uint tree_start()
-{
-    uint s = 1u;
-    while (s * 2u < LOCAL_SIZE)
-        s *= 2u;
-    return s;
-}
-
-// Largest element over the workgroup (a NaN on the left wins, as the CPU
-// whose lanes start at x[0]); every thread gets it.
-float group_max(float v)
-{
-    uint t = gl_LocalInvocationID.x;
-    red_f[t] = v;
-    barrier();
-    for (uint s = tree_start(); s > 0u; s >>= 1u) {
-        if (t < s && t + s < LOCAL_SIZE && red_f[t + s] > red_f[t])
-            red_f[t] = red_f[t + s];
-        barrier();
-    }
-    float r = red_f[0];
-    barrier();
-    return r;
-}
-
-// Compensated sums (s + e) of every thread's (s, e) and min of u over the
-// workgroup, joined in a fixed tree order; every thread gets the totals.
-vec2 group_sum_min(vec2 s, vec2 e, inout uint u)
-{
-    uint t = gl_LocalInvocationID.x;
-    red_s[t] = s;
-    red_e[t] = e;
-    red_u[t] = u;
-    barrier();
-    for (uint h = tree_start(); h > 0u; h >>= 1u) {
-        if (t < h && t + h < LOCAL_SIZE) {
-            vec2 a = red_s[t], ae = red_e[t];
-            two_sum_add(a, ae, red_s[t + h]);
-            red_s[t] = a;
-            red_e[t] = ae + red_e[t + h];
-            red_u[t] = min(red_u[t], red_u[t + h]);
-        }
-        barrier();
-    }
-    vec2 r = red_s[0] + red_e[0];
-    u = red_u[0];
-    barrier();
-    return r;
 }
 
 void main()
@@ -149,9 +77,10 @@ void main()
                 first = c;
             float e = exp_approx(v - top);
             probs[op + row + c] = e;
-            two_sum_add(s, serr, vec2(e, v));
+            sum_add(s, serr, vec2(e, v));
         }
-        vec2 sums = group_sum_min(s, serr, first);
+        vec2 sums = group_sum(s, serr);
+        first = group_min(first);
         float inv = 1.0 / sums.x;
         for (uint c = t; c < C; c += LOCAL_SIZE)
             probs[op + row + c] *= inv;
@@ -164,13 +93,13 @@ void main()
                 float loss = (top + log(sums.x)) - (1.0 - smoothing) * x[ox + row + uint(label)];
                 if (smoothing > 0.0)
                     loss -= smoothing / float(C) * sums.y;
-                two_sum_add(loss_s, loss_e, loss);
+                sum_add(loss_s, loss_e, loss);
             }
         }
     }
     if (t == 0u) {
         uint os = arg_offset(3u);
-        float total = loss_s + loss_e;
+        float total = pair_value(loss_s, loss_e);
         sc[os + SC_LOSS] = floatBitsToUint(total / float(N));
         sc[os + SC_LOSS_SUM] = floatBitsToUint(uintBitsToFloat(sc[os + SC_LOSS_SUM]) + total);
         sc[os + SC_CORRECT] += correct;

@@ -45,6 +45,7 @@ typedef struct vkt_device_info {
     bool heap_device_local[16];
     unsigned subgroup_size;
     bool subgroup_arithmetic; /* in compute shaders */
+    bool subgroup_reductions; /* reductions use subgroup operations: supported and not turned off */
     bool storage_16bit;       /* storageBuffer16BitAccess */
     char disabled_features[96]; /* features a driver quirk turns off, and why ("" if none) */
     unsigned max_workgroup_size[3];

@@ -431,3 +431,17 @@ bool rt_vulkan_uses_storage16(const rt_backend *be)
 {
     return (((const vk_backend *)be)->features & VK_FEATURE_STORAGE16) != 0;
 }
+
+bool rt_vulkan_uses_subgroups(const rt_backend *be)
+{
+    return (((const vk_backend *)be)->features & VK_FEATURE_SUBGROUP) != 0;
+}
+
+vkt_status rt_vulkan_set_local_size(rt_backend *be, rt_kernel k, uint32_t local)
+{
+    vk_backend *vb = vkb(be);
+    if ((unsigned)k >= RT_K_COUNT || vb->pipelines[k])
+        return rt_error(VKT_ERR_INVALID_ARG, "vulkan: workgroup size of kernel %d cannot change now", (int)k);
+    vb->local_override[k] = local;
+    return VKT_OK;
+}

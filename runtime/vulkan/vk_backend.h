@@ -17,20 +17,28 @@
 #define VK_BINDINGS 9
 #define VK_STAGING_BYTES ((size_t)8 << 20)
 
+/* One compiled shader; NULL code: not written yet. */
+typedef struct vk_spirv {
+    const uint32_t *code;
+    size_t bytes;
+} vk_spirv;
+
 typedef struct vk_kernel_info {
-    const uint32_t *spirv;
-    size_t spirv_bytes;
-    /* Variant for devices with 16-bit storage in use (or NULL). */
-    const uint32_t *spirv_storage16;
-    size_t spirv_storage16_bytes;
+    vk_spirv portable; /* runs on every Vulkan 1.1 device */
+    /* Built for devices using every feature in variant_needs (VK_FEATURE_*);
+     * NULL code: the kernel has no variant. */
+    vk_spirv variant;
+    uint32_t variant_needs;
     uint32_t local_size;
     /* Workgroups to dispatch for a launch's params (x, y, z). */
     void (*grid)(const rt_params *p, uint32_t local_size, uint32_t groups[3]);
 } vk_kernel_info;
 
-/* Per-kernel shader and dispatch geometry (vk_kernels.c). NULL spirv:
- * the kernel has no shader yet. */
+/* Per-kernel shaders and dispatch geometry (vk_kernels.c). */
 const vk_kernel_info *vk_kernel_get(rt_kernel k);
+/* The shader to run on a device using `features`: the variant when
+ * they cover what it needs, else the portable one. */
+const vk_spirv *vk_kernel_spirv(const vk_kernel_info *info, uint32_t features);
 
 struct rt_buffer {
     VkBuffer buffer;
@@ -59,6 +67,7 @@ typedef struct vk_backend {
     VkPipelineCache pipeline_cache;
     VkPipeline pipelines[RT_K_COUNT];
     uint32_t local_size[RT_K_COUNT]; /* as clamped to the device's limits */
+    uint32_t local_override[RT_K_COUNT]; /* test hook: workgroup size to use instead (0: none) */
     int pipelines_created;
     bool pipeline_cache_loaded; /* a valid cache file was found */
     VkCommandPool command_pool;
@@ -78,12 +87,15 @@ typedef struct vk_backend {
 /* Optional device features the backend uses where present. */
 enum {
     VK_FEATURE_STORAGE16 = 1u << 0, /* storageBuffer16BitAccess: fp16 pack/unpack */
+    VK_FEATURE_SUBGROUP = 1u << 1,  /* subgroup basic/vote/arithmetic/shuffle in compute: reductions */
 };
 
 /* vk_quirks.c: features to turn off for this device and driver (known
- * bad drivers, or VKT_VULKAN_DISABLE=storage16,... from the environment);
- * *why names the reason. */
+ * bad drivers, or VKT_VULKAN_DISABLE=storage16,subgroup from the
+ * environment); *why names the reason. */
 uint32_t vk_quirks_disabled(const VkPhysicalDeviceProperties *props, VkDriverId driver, const char **why);
+/* Names of the features in mask, space-separated, into out. */
+void vk_feature_names(uint32_t mask, char *out, size_t n);
 
 /* vk_device.c */
 vkt_status vk_device_open(vk_backend *vb, int device_index, bool validation);

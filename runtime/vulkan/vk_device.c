@@ -190,6 +190,34 @@ static VkDriverId driver_id(VkPhysicalDevice dev, const VkPhysicalDeviceProperti
     return drv.driverID;
 }
 
+/* Subgroup operations the reductions use (shaders/reduce.glsl). */
+#define SUBGROUP_OPS_NEEDED                                                                              \
+    (VK_SUBGROUP_FEATURE_BASIC_BIT | VK_SUBGROUP_FEATURE_VOTE_BIT | VK_SUBGROUP_FEATURE_ARITHMETIC_BIT | \
+     VK_SUBGROUP_FEATURE_SHUFFLE_BIT)
+
+/* Whether compute shaders have every subgroup operation the reductions
+ * use, on subgroups of at most 128 lanes (the Vulkan maximum). */
+static bool subgroup_reductions_supported(const VkPhysicalDeviceSubgroupProperties *sub)
+{
+    return (sub->supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+           (sub->supportedOperations & SUBGROUP_OPS_NEEDED) == SUBGROUP_OPS_NEEDED && sub->subgroupSize >= 1 &&
+           sub->subgroupSize <= 128;
+}
+
+/* The optional features (VK_FEATURE_*) a device offers, before quirks.
+ * Both queries are Vulkan 1.1 core. */
+static uint32_t detect_features(VkPhysicalDevice dev)
+{
+    VkPhysicalDeviceSubgroupProperties sub = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+    VkPhysicalDeviceProperties2 props = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &sub};
+    vkGetPhysicalDeviceProperties2(dev, &props);
+    VkPhysicalDevice16BitStorageFeatures f16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+    VkPhysicalDeviceFeatures2 feats = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f16};
+    vkGetPhysicalDeviceFeatures2(dev, &feats);
+    return (f16.storageBuffer16BitAccess ? VK_FEATURE_STORAGE16 : 0u) |
+           (subgroup_reductions_supported(&sub) ? VK_FEATURE_SUBGROUP : 0u);
+}
+
 vkt_status vk_device_open(vk_backend *vb, int device_index, bool validation)
 {
     vkt_status st = create_instance(vb, validation);
@@ -197,11 +225,9 @@ vkt_status vk_device_open(vk_backend *vb, int device_index, bool validation)
         st = pick_device(vb, device_index);
     if (st != VKT_OK)
         return st;
-    /* Optional features: detected, minus what a quirk turns off, enabled. */
-    VkPhysicalDevice16BitStorageFeatures f16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
-    VkPhysicalDeviceFeatures2 feats = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f16};
-    vkGetPhysicalDeviceFeatures2(vb->physical, &feats);
-    uint32_t detected = f16.storageBuffer16BitAccess ? VK_FEATURE_STORAGE16 : 0;
+    /* Optional features: detected, minus what a quirk turns off, enabled
+     * (subgroup operations need no enabling: they are core 1.1). */
+    uint32_t detected = detect_features(vb->physical);
     vb->features = detected & ~vk_quirks_disabled(&vb->props, driver_id(vb->physical, &vb->props), &vb->quirk);
     VkPhysicalDevice16BitStorageFeatures enable16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES,
                                                      .storageBuffer16BitAccess =
@@ -258,9 +284,7 @@ static void describe(VkPhysicalDevice dev, int index, vkt_device_info *d)
     VkPhysicalDeviceProperties2 props = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
                                          .pNext = has_driver_props ? (void *)&drv : (void *)&sub};
     vkGetPhysicalDeviceProperties2(dev, &props);
-    VkPhysicalDevice16BitStorageFeatures f16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
-    VkPhysicalDeviceFeatures2 feats = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f16};
-    vkGetPhysicalDeviceFeatures2(dev, &feats);
+    uint32_t detected = detect_features(dev);
     VkPhysicalDeviceMemoryProperties mem;
     vkGetPhysicalDeviceMemoryProperties(dev, &mem);
     const VkPhysicalDeviceLimits *lim = &props.properties.limits;
@@ -284,12 +308,15 @@ static void describe(VkPhysicalDevice dev, int index, vkt_device_info *d)
     d->subgroup_size = sub.subgroupSize;
     d->subgroup_arithmetic = (sub.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                              (sub.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
-    d->storage_16bit = f16.storageBuffer16BitAccess;
+    d->storage_16bit = (detected & VK_FEATURE_STORAGE16) != 0;
     const char *why = NULL;
     uint32_t off = vk_quirks_disabled(&props.properties, has_driver_props ? drv.driverID : (VkDriverId)0, &why);
-    if (off)
-        snprintf(d->disabled_features, sizeof d->disabled_features, "%s%s", (off & VK_FEATURE_STORAGE16) ? "storage16 " : "",
-                 why ? why : "");
+    d->subgroup_reductions = (detected & ~off & VK_FEATURE_SUBGROUP) != 0;
+    if (off) {
+        char names[64];
+        vk_feature_names(off, names, sizeof names);
+        snprintf(d->disabled_features, sizeof d->disabled_features, "%s (%s)", names, why ? why : "quirk");
+    }
     for (int i = 0; i < 3; i++)
         d->max_workgroup_size[i] = lim->maxComputeWorkGroupSize[i];
     d->max_workgroup_invocations = lim->maxComputeWorkGroupInvocations;

@@ -3,7 +3,7 @@
  * Geometry kinds (the shader's header comment repeats its kind):
  *   ITEMS(n): one thread per item, ceil(n / local) workgroups; the shader
  *             returns for item_index() >= n.
- *   ROWS(r):  one workgroup per row (reductions in shared memory); the
+ *   ROWS(r):  one workgroup per row (reductions: shaders/reduce.glsl); the
  *             shader returns for group_index() >= r.
  *   ITEMS((count+1)/2) for the fp16 conversions: one thread per word.
  *   GEMM:     64x64 output tiles: (ceil(N/64), ceil(M/64), batch or 1).
@@ -74,10 +74,16 @@ static void grid_gemm(const rt_params *p, uint32_t local, uint32_t g[3])
     g[2] = i[14] ? 1u : (uint32_t)u(i[8]);
 }
 
-#define K(kernel, shader, local, grid) [kernel] = {SHADER_CODE(shader), SHADER_BYTES(shader), NULL, 0, local, grid}
-#define K16(kernel, shader, local, grid)                                                                      \
-    [kernel] = {SHADER_CODE(shader), SHADER_BYTES(shader), SHADER_CODE(shader##_s16), SHADER_BYTES(shader##_s16),  \
-                local, grid}
+#define SPIRV(shader) {SHADER_CODE(shader), SHADER_BYTES(shader)}
+/* A kernel with one shader. */
+#define K(kernel, shader, local, grid) [kernel] = {SPIRV(shader), {NULL, 0}, 0, local, grid}
+/* A kernel whose shader has a variant (shader##suffix) for devices with
+ * the features `needs`. */
+#define KV(kernel, shader, suffix, needs, local, grid) \
+    [kernel] = {SPIRV(shader), SPIRV(shader##suffix), needs, local, grid}
+/* Variants: native 16-bit storage; subgroup reductions (shaders/reduce.glsl). */
+#define K16(kernel, shader, local, grid) KV(kernel, shader, _s16, VK_FEATURE_STORAGE16, local, grid)
+#define KSG(kernel, shader, local, grid) KV(kernel, shader, _sg, VK_FEATURE_SUBGROUP, local, grid)
 
 static const vk_kernel_info kernel_table[RT_K_COUNT] = {
     K(RT_K_GEMM, gemm, 256, grid_gemm),
@@ -89,27 +95,27 @@ static const vk_kernel_info kernel_table[RT_K_COUNT] = {
     K(RT_K_COPY, copy, 128, grid_count),
     K(RT_K_COPY2D, copy2d, 128, grid_copy2d),
     K(RT_K_FILL, fill, 128, grid_count),
-    K(RT_K_BIAS_GRAD, bias_grad, 128, grid_bias_grad),
+    KSG(RT_K_BIAS_GRAD, bias_grad, 128, grid_bias_grad),
     K(RT_K_MAXPOOL_FWD, maxpool_fwd, 128, grid_pool_out),
     K(RT_K_MAXPOOL_BWD, maxpool_bwd, 128, grid_pool_in),
     K(RT_K_AVGPOOL_FWD, avgpool_fwd, 128, grid_pool_out),
     K(RT_K_AVGPOOL_BWD, avgpool_bwd, 128, grid_pool_in),
-    K(RT_K_GAP_FWD, gap_fwd, 128, grid_gap_fwd),
+    KSG(RT_K_GAP_FWD, gap_fwd, 128, grid_gap_fwd),
     K(RT_K_GAP_BWD, gap_bwd, 128, grid_gap_bwd),
-    K(RT_K_BN_TRAIN_FWD, bn_train_fwd, 128, grid_bn_rows),
+    KSG(RT_K_BN_TRAIN_FWD, bn_train_fwd, 128, grid_bn_rows),
     K(RT_K_BN_EVAL_FWD, bn_eval_fwd, 128, grid_bn_eval),
-    K(RT_K_BN_BWD, bn_bwd, 128, grid_bn_rows),
-    K(RT_K_LN_FWD, ln_fwd, 128, grid_ln_fwd),
-    K(RT_K_LN_BWD, ln_bwd, 128, grid_ln_bwd),
+    KSG(RT_K_BN_BWD, bn_bwd, 128, grid_bn_rows),
+    KSG(RT_K_LN_FWD, ln_fwd, 128, grid_ln_fwd),
+    KSG(RT_K_LN_BWD, ln_bwd, 128, grid_ln_bwd),
     K(RT_K_DROPOUT_FWD, dropout_fwd, 128, grid_count),
     K(RT_K_DROPOUT_BWD, dropout_bwd, 128, grid_count),
     K(RT_K_EMBED_FWD, embed_fwd, 128, grid_embed_fwd),
     K(RT_K_EMBED_BWD, embed_bwd, 128, grid_embed_bwd),
-    K(RT_K_SOFTMAX_CE_FWD, softmax_ce_fwd, 128, grid_single),
+    KSG(RT_K_SOFTMAX_CE_FWD, softmax_ce_fwd, 128, grid_single),
     K(RT_K_SOFTMAX_CE_BWD, softmax_ce_bwd, 128, grid_nd),
-    K(RT_K_MSE_FWD, mse_fwd, 128, grid_single),
+    KSG(RT_K_MSE_FWD, mse_fwd, 128, grid_single),
     K(RT_K_MSE_BWD, mse_bwd, 128, grid_nd),
-    K(RT_K_GRAD_NORM, grad_norm, 128, grid_single),
+    KSG(RT_K_GRAD_NORM, grad_norm, 128, grid_single),
     K(RT_K_SGD, sgd, 128, grid_count),
     K(RT_K_ADAMW, adamw, 128, grid_count),
     K16(RT_K_PACK_F16, pack_f16, 128, grid_pairs),
@@ -121,4 +127,10 @@ static const vk_kernel_info kernel_table[RT_K_COUNT] = {
 const vk_kernel_info *vk_kernel_get(rt_kernel k)
 {
     return (unsigned)k < RT_K_COUNT ? &kernel_table[k] : NULL;
+}
+
+const vk_spirv *vk_kernel_spirv(const vk_kernel_info *info, uint32_t features)
+{
+    bool usable = info->variant.code && (features & info->variant_needs) == info->variant_needs;
+    return usable ? &info->variant : &info->portable;
 }

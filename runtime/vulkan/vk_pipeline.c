@@ -154,17 +154,16 @@ vkt_status vk_pipeline_get(vk_backend *vb, rt_kernel k, VkPipeline *out)
         return VKT_OK;
     }
     const vk_kernel_info *info = vk_kernel_get(k);
-    if (!info || !info->spirv)
+    if (!info || !info->portable.code)
         return rt_error(VKT_ERR_UNSUPPORTED, "vulkan: kernel %s has no shader yet", rt_kernel_name(k));
-    uint32_t local = info->local_size;
+    uint32_t local = vb->local_override[k] ? vb->local_override[k] : info->local_size;
     if (local > vb->props.limits.maxComputeWorkGroupSize[0] || local > vb->props.limits.maxComputeWorkGroupInvocations)
         local = vb->props.limits.maxComputeWorkGroupInvocations < vb->props.limits.maxComputeWorkGroupSize[0]
                     ? vb->props.limits.maxComputeWorkGroupInvocations
                     : vb->props.limits.maxComputeWorkGroupSize[0];
-    bool s16 = (vb->features & VK_FEATURE_STORAGE16) && info->spirv_storage16;
+    const vk_spirv *code = vk_kernel_spirv(info, vb->features);
     VkShaderModuleCreateInfo mci = {.sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
-                                    .codeSize = s16 ? info->spirv_storage16_bytes : info->spirv_bytes,
-                                    .pCode = s16 ? info->spirv_storage16 : info->spirv};
+                                    .codeSize = code->bytes, .pCode = code->code};
     VkShaderModule module;
     vkt_status st = vk_check(vkCreateShaderModule(vb->device, &mci, NULL, &module), "vkCreateShaderModule");
     if (st != VKT_OK)

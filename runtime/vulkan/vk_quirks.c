@@ -2,7 +2,9 @@
  * vendor/driver. An entry is added when a driver is found to miscompile
  * or mis-execute a feature, with the driver versions affected; the
  * environment variable VKT_VULKAN_DISABLE (comma-separated feature names:
- * "storage16") turns features off in the field without a rebuild. */
+ * "storage16", "subgroup") turns features off in the field without a
+ * rebuild. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,21 +28,37 @@ static const struct {
     uint32_t bit;
 } feature_names[] = {
     {"storage16", VK_FEATURE_STORAGE16},
+    {"subgroup", VK_FEATURE_SUBGROUP},
 };
 
+#define FEATURE_COUNT (sizeof feature_names / sizeof feature_names[0])
+
+/* The features named in the comma-separated list; unknown names are
+ * ignored. */
 static uint32_t from_environment(void)
 {
     const char *list = getenv("VKT_VULKAN_DISABLE");
     uint32_t mask = 0;
-    if (!list)
-        return 0;
-    for (size_t i = 0; i < sizeof feature_names / sizeof feature_names[0]; i++) {
-        const char *hit = strstr(list, feature_names[i].name);
-        size_t n = strlen(feature_names[i].name);
-        if (hit && (hit == list || hit[-1] == ',') && (hit[n] == '\0' || hit[n] == ','))
-            mask |= feature_names[i].bit;
+    while (list && *list) {
+        size_t n = strcspn(list, ",");
+        for (size_t i = 0; i < FEATURE_COUNT; i++)
+            if (strlen(feature_names[i].name) == n && strncmp(list, feature_names[i].name, n) == 0)
+                mask |= feature_names[i].bit;
+        list += n + (list[n] == ',');
     }
     return mask;
+}
+
+void vk_feature_names(uint32_t mask, char *out, size_t n)
+{
+    size_t used = 0;
+    if (n)
+        out[0] = '\0';
+    for (size_t i = 0; i < FEATURE_COUNT && used < n; i++)
+        if (mask & feature_names[i].bit) {
+            int w = snprintf(out + used, n - used, "%s%s", used ? " " : "", feature_names[i].name);
+            used += w > 0 ? (size_t)w : 0;
+        }
 }
 
 uint32_t vk_quirks_disabled(const VkPhysicalDeviceProperties *props, VkDriverId driver, const char **why)

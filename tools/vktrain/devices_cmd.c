@@ -1,5 +1,6 @@
 /* vktrain devices: every Vulkan device with what matters for training
- * (type, driver, memory heaps, subgroup size, 16-bit storage, limits). */
+ * (type, driver, memory heaps, subgroups and whether the reductions use
+ * them, 16-bit storage, limits). */
 #include <stdio.h>
 #include <string.h>
 
@@ -15,7 +16,9 @@ static void print_device(const vkt_device_info *d)
     for (int h = 0; h < d->heap_count; h++)
         printf("  heap %d          %.1f MiB%s\n", h, (double)d->heap_bytes[h] / (1 << 20),
                d->heap_device_local[h] ? " (device local)" : "");
-    printf("  subgroup        %u lanes, arithmetic %s\n", d->subgroup_size, d->subgroup_arithmetic ? "yes" : "no");
+    printf("  subgroup        %u lanes, arithmetic %s, reductions %s\n", d->subgroup_size,
+           d->subgroup_arithmetic ? "yes" : "no",
+           d->subgroup_reductions ? "use subgroup operations" : "use the portable shared-memory tree");
     printf("  16-bit storage  %s\n", d->storage_16bit ? "yes (fp16 activations stored natively)" : "no (packed fallback)");
     if (d->disabled_features[0])
         printf("  turned off      %s\n", d->disabled_features);
