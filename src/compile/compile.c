@@ -50,6 +50,7 @@ vkt_status compile_plan(plan *pl, const compile_request *req)
     vkt_status st = plan_init(pl, g, req->batch, req->training, req->trainable);
     if (st != VKT_OK)
         return st;
+    pl->plain_memory = req->plain_memory;
     mark_gradients(pl, req->loss, req->input_grads);
     ec_scalars(pl);
 
@@ -77,6 +78,8 @@ vkt_status compile_plan(plan *pl, const compile_request *req)
         if (req->optimizer)
             optimizer_emit(pl, req->optimizer);
     }
+    if (req->training && !req->plain_memory && pl->error == VKT_OK)
+        pl->error = plan_relu_masks(pl, forward_end);
     if (req->training && req->fp16_activations && pl->error == VKT_OK)
         pl->error = plan_store_half(pl, forward_end);
     /* Results read after the run must not share memory with anything
@@ -88,6 +91,8 @@ vkt_status compile_plan(plan *pl, const compile_request *req)
     }
     if (req->probe >= 0 && pl->error == VKT_OK)
         pl->slots[ec_value(pl, req->probe)].last_use = pl->launch_count;
+    if (!req->plain_memory && pl->error == VKT_OK)
+        plan_in_place(pl); /* lifetimes are final */
     if (pl->error == VKT_OK)
         plan_memory(pl);
     return pl->error;

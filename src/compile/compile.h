@@ -19,6 +19,8 @@ typedef struct compile_request {
                             their gradients stay readable after the run */
     int probe;           /* node whose forward value stays readable (-1: none) */
     bool fp16_activations; /* training plans: saved activations in fp16 */
+    bool plain_memory;   /* debug: no ReLU masks, byte argmax or in-place
+                            outputs, to compare a plan against */
 } compile_request;
 
 vkt_status compile_plan(plan *pl, const compile_request *req);

@@ -89,8 +89,28 @@ static int add_slot(emit_ctx *e, slot_kind kind, size_t bytes, int index)
         e->slots = s;
         e->slot_cap = cap;
     }
-    e->slots[e->slot_count] = (slot){kind, bytes, index, 0, -1, -1};
+    e->slots[e->slot_count] = (slot){kind, bytes, index, 0, -1, -1, -1};
     return e->slot_count++;
+}
+
+int plan_add_arena_slot(plan *pl, size_t bytes)
+{
+    return add_slot(pl, SLOT_ARENA, bytes, -1);
+}
+
+void plan_recompute_lifetimes(plan *pl)
+{
+    for (int s = 0; s < pl->slot_count; s++)
+        pl->slots[s].first_use = pl->slots[s].last_use = -1;
+    for (int i = 0; i < pl->launch_count; i++)
+        for (int a = 0; a < pl->launches[i].nargs; a++) {
+            int s = pl->launches[i].args[a].slot;
+            if (s < 0)
+                continue;
+            if (pl->slots[s].first_use < 0)
+                pl->slots[s].first_use = i;
+            pl->slots[s].last_use = i;
+        }
 }
 
 static int root_of(const emit_ctx *e, int id)
@@ -178,6 +198,11 @@ bool ec_training(const emit_ctx *e)
     return e->training;
 }
 
+bool ec_compact_saved(const emit_ctx *e)
+{
+    return !e->plain_memory;
+}
+
 bool ec_runs_backward(const emit_ctx *e, int id)
 {
     return e->runs_backward[id];
@@ -241,12 +266,13 @@ typedef struct placed {
     int first, last;
 } placed;
 
+/* ctx: bytes per slot. */
 static int by_size_desc(const void *a, const void *b, void *ctx)
 {
-    const slot *s = ctx;
+    const size_t *bytes = ctx;
     int ia = *(const int *)a, ib = *(const int *)b;
-    if (s[ia].bytes != s[ib].bytes)
-        return s[ia].bytes < s[ib].bytes ? 1 : -1;
+    if (bytes[ia] != bytes[ib])
+        return bytes[ia] < bytes[ib] ? 1 : -1;
     return ia - ib;
 }
 
@@ -256,32 +282,68 @@ static int by_offset(const void *a, const void *b)
     return pa->offset < pb->offset ? -1 : pa->offset > pb->offset;
 }
 
+static int share_root(const plan *pl, int s)
+{
+    while (pl->slots[s].shares >= 0)
+        s = pl->slots[s].shares;
+    return s;
+}
+
+/* A slot that shares a root's memory is placed with it: the root is
+ * placed as one block for the whole chain, as large as its largest
+ * member and live from the root's first use to the last member's last
+ * use (members follow each other: each starts where the one before ends,
+ * in_place.c). */
+static void group_extents(plan *pl, size_t *bytes, int *first, int *last)
+{
+    for (int i = 0; i < pl->slot_count; i++) {
+        bytes[i] = pl->slots[i].bytes;
+        first[i] = pl->slots[i].first_use;
+        last[i] = pl->slots[i].last_use;
+    }
+    for (int i = 0; i < pl->slot_count; i++) {
+        const slot *s = &pl->slots[i];
+        if (s->shares < 0 || s->first_use < 0)
+            continue;
+        int r = share_root(pl, i);
+        bytes[r] = s->bytes > bytes[r] ? s->bytes : bytes[r];
+        first[r] = s->first_use < first[r] ? s->first_use : first[r];
+        last[r] = s->last_use > last[r] ? s->last_use : last[r];
+    }
+}
+
 void plan_memory(plan *pl)
 {
     int n = pl->slot_count;
     int *order = malloc(((size_t)n + 1) * sizeof *order);
     placed *done = malloc(((size_t)n + 1) * sizeof *done);
     placed *live = malloc(((size_t)n + 1) * sizeof *live);
-    if (!order || !done || !live) {
+    size_t *gbytes = malloc(((size_t)n + 1) * sizeof *gbytes);
+    int *gfirst = malloc(((size_t)n + 1) * sizeof *gfirst), *glast = malloc(((size_t)n + 1) * sizeof *glast);
+    if (!order || !done || !live || !gbytes || !gfirst || !glast) {
         free(order);
         free(done);
         free(live);
+        free(gbytes);
+        free(gfirst);
+        free(glast);
         ec_fail(pl, rt_error(VKT_ERR_NO_MEMORY, "out of memory planning"));
         return;
     }
+    group_extents(pl, gbytes, gfirst, glast);
     int count = 0;
     for (int i = 0; i < n; i++)
-        if (pl->slots[i].kind == SLOT_ARENA && pl->slots[i].first_use >= 0)
+        if (pl->slots[i].kind == SLOT_ARENA && pl->slots[i].shares < 0 && gfirst[i] >= 0)
             order[count++] = i;
-    qsort_r(order, (size_t)count, sizeof *order, by_size_desc, pl->slots);
+    qsort_r(order, (size_t)count, sizeof *order, by_size_desc, gbytes);
     int ndone = 0;
     size_t total = 0;
     for (int k = 0; k < count; k++) {
-        slot *s = &pl->slots[order[k]];
-        size_t bytes = align_up(s->bytes ? s->bytes : 4, ARENA_ALIGN);
+        int si = order[k];
+        size_t bytes = align_up(gbytes[si] ? gbytes[si] : 4, ARENA_ALIGN);
         int nlive = 0;
         for (int j = 0; j < ndone; j++)
-            if (done[j].first <= s->last_use && s->first_use <= done[j].last)
+            if (done[j].first <= glast[si] && gfirst[si] <= done[j].last)
                 live[nlive++] = done[j];
         qsort(live, (size_t)nlive, sizeof *live, by_offset);
         size_t off = 0;
@@ -291,15 +353,21 @@ void plan_memory(plan *pl)
             if (live[j].end > off)
                 off = live[j].end;
         }
-        s->offset = off;
-        done[ndone++] = (placed){off, off + bytes, s->first_use, s->last_use};
+        pl->slots[si].offset = off;
+        done[ndone++] = (placed){off, off + bytes, gfirst[si], glast[si]};
         if (off + bytes > total)
             total = off + bytes;
     }
+    for (int i = 0; i < n; i++)
+        if (pl->slots[i].kind == SLOT_ARENA && pl->slots[i].shares >= 0)
+            pl->slots[i].offset = pl->slots[share_root(pl, i)].offset;
     pl->arena_bytes = total;
     free(order);
     free(done);
     free(live);
+    free(gbytes);
+    free(gfirst);
+    free(glast);
 }
 
 static vkt_status slot_view(const plan *pl, const plan_bindings *b, int si, rt_view *v)

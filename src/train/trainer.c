@@ -245,7 +245,7 @@ static vkt_status get_plan(vkt_trainer *tr, int batch, bool training, plan **out
         c->used = false;
     }
     compile_request req = {tr->graph, tr->loss, batch, training, tr->trainable, &tr->opt, false, -1,
-                           tr->fp16_activations};
+                           tr->fp16_activations, tr->plain_memory};
     vkt_status st = compile_plan(&c->pl, &req);
     plan_bindings b = {tr->params, tr->grads, tr->opt_state, tr->inputs,
                        training ? tr->train_scalars : tr->eval_scalars,

@@ -41,6 +41,7 @@ struct vkt_trainer {
     int64_t step;          /* optimizer steps taken */
     bool recoverable;
     bool fp16_activations;
+    bool plain_memory;     /* debug (tests): plans without activation savings */
     bool device_failed;    /* a step hit VKT_ERR_DEVICE: migrate first */
     void *snap_params, *snap_opt; /* state after step snap_step */
     int64_t snap_step, snap_counter_steps;
