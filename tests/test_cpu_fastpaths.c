@@ -465,6 +465,43 @@ static void relu_case(cpu_pool *pool, const char *isa)
         cpu_act_bwd(&b);
         expect_bits(dx, ref, n * sizeof *dx, accum ? "relu bwd accum" : "relu bwd", isa);
     }
+    /* With the derivative mask, ReLU and ReLU6, out of place and in
+     * place: the same y, the mask by the documented rule, and backward
+     * from the mask as from y. */
+    uint32_t *mask = malloc((n + 31) / 32 * 4), *ref_mask = malloc((n + 31) / 32 * 4);
+    float *v = falloc(n);
+    assert_true(mask && ref_mask);
+    for (size_t i = 0; i < n; i++) /* reach ReLU6's upper kink, and sit on it */
+        x[i] = i % 23 == 7 ? 6.0f : i % 4 == 1 ? 4.0f * x[i] : x[i];
+    for (int act = RT_ACT_RELU; act <= RT_ACT_RELU6; act++)
+        for (int in_place = 0; in_place <= 1; in_place++) {
+            memset(ref_mask, 0, (n + 31) / 32 * 4);
+            for (size_t i = 0; i < n; i++) {
+                ref[i] = x[i] < 0.0f ? 0.0f : act == RT_ACT_RELU6 && x[i] > 6.0f ? 6.0f : x[i];
+                bool on = act == RT_ACT_RELU ? ref[i] > 0.0f : ref[i] > 0.0f && ref[i] < 6.0f;
+                ref_mask[i / 32] |= (uint32_t)on << (i % 32);
+            }
+            memset(&p, 0, sizeof p);
+            p.i[0] = (int32_t)n, p.i[1] = act, p.i[2] = 1;
+            memcpy(v, x, n * sizeof *v);
+            memset(mask, 0xff, (n + 31) / 32 * 4);
+            cpu_kernel_args a2 = args_of(pool, &p, in_place ? v : x, v, mask, NULL);
+            cpu_act_fwd(&a2);
+            expect_bits(v, ref, n * sizeof *v, in_place ? "relu fwd + mask, in place" : "relu fwd + mask", isa);
+            expect_bits(mask, ref_mask, (n + 31) / 32 * 4, "relu mask", isa);
+            memset(&p, 0, sizeof p);
+            p.i[0] = (int32_t)n, p.i[1] = act, p.i[2] = in_place, p.i[3] = 1; /* accum: in_place */
+            fill_tricky(dx, n, 34);
+            for (size_t i = 0; i < n; i++) {
+                float g = (ref_mask[i / 32] >> (i % 32)) & 1u ? dy[i] : 0.0f;
+                ref[i] = in_place ? dx[i] + g : g;
+            }
+            cpu_kernel_args b = args_of(pool, &p, NULL, NULL, dy, dx);
+            b.args[4] = mask, b.sizes[4] = 4;
+            cpu_act_bwd(&b);
+            expect_bits(dx, ref, n * sizeof *dx, "relu bwd from mask", isa);
+        }
+    free(mask), free(ref_mask), free(v);
     free(x), free(y), free(dy), free(dx), free(ref);
 }
 

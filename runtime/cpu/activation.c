@@ -163,37 +163,45 @@ static inline uint32_t mask_word(int act, const float *y, int n)
 }
 
 #if CPU_HAVE_AVX512
-CPU_TARGET_AVX512 static void mask_words_avx512(int act, const float *y, uint32_t *mask, int64_t words)
+/* ReLU / ReLU6 and their mask in one pass over whole words, with the
+ * scalar code's selects (NaN and -0 pass through) and compares. Each
+ * vector is loaded before it is stored, so x may be y. */
+CPU_TARGET_AVX512 static void piecewise_words_avx512(int act, const float *x, float *y, uint32_t *mask, int64_t words)
 {
     const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
     for (int64_t k = 0; k < words; k++) {
-        __m512 lo = _mm512_loadu_ps(y + 32 * k), hi = _mm512_loadu_ps(y + 32 * k + 16);
-        __mmask16 mlo = _mm512_cmp_ps_mask(lo, zero, _CMP_GT_OQ), mhi = _mm512_cmp_ps_mask(hi, zero, _CMP_GT_OQ);
-        if (act == RT_ACT_RELU6) {
-            mlo &= _mm512_cmp_ps_mask(lo, six, _CMP_LT_OQ);
-            mhi &= _mm512_cmp_ps_mask(hi, six, _CMP_LT_OQ);
+        uint32_t bits = 0;
+        for (int h = 0; h < 2; h++) {
+            __m512 v = _mm512_loadu_ps(x + 32 * k + 16 * h);
+            v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), zero);
+            __mmask16 on = _mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ);
+            if (act == RT_ACT_RELU6) {
+                v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, six, _CMP_GT_OQ), six);
+                on &= _mm512_cmp_ps_mask(v, six, _CMP_LT_OQ);
+            }
+            _mm512_storeu_ps(y + 32 * k + 16 * h, v);
+            bits |= (uint32_t)on << (16 * h);
         }
-        mask[k] = (uint32_t)mlo | (uint32_t)mhi << 16;
+        mask[k] = bits;
     }
 }
 #endif
 
 /* Mask mode: work items are mask words, so every word is built by one
- * thread from the outputs it has just written. */
+ * thread from the outputs it writes. */
 static void act_fwd_mask_range(void *ctx, int64_t wbegin, int64_t wend, int thread)
 {
     (void)thread;
     const act_job *j = ctx;
     int64_t begin = 32 * wbegin, end = 32 * wend < j->count ? 32 * wend : j->count;
-    act_fwd_elems(j, begin, end);
-    int64_t full = (end - begin) / 32; /* whole words; the last may be partial */
-    int64_t k = 0;
+    int64_t k = 0; /* words done */
 #if CPU_HAVE_AVX512
     if (cpu_simd_avx512()) {
-        mask_words_avx512(j->act, j->y + begin, j->mask + wbegin, full);
-        k = full;
+        k = (end - begin) / 32; /* whole words; the last may be partial */
+        piecewise_words_avx512(j->act, j->x + begin, j->y + begin, j->mask + wbegin, k);
     }
 #endif
+    act_fwd_elems(j, begin + 32 * k, end);
     for (; k < wend - wbegin; k++) {
         int64_t at = begin + 32 * k;
         j->mask[wbegin + k] = mask_word(j->act, j->y + at, (int)(end - at < 32 ? end - at : 32));

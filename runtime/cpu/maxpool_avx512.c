@@ -22,25 +22,6 @@ CPU_TARGET_AVX512 static inline __attribute__((always_inline)) void max2_first(_
     *ia = _mm512_mask_mov_epi32(*ia, take, ib);
 }
 
-/* The byte argmax (0..3, row-major in the window) of plane indices `at`
- * whose windows start at `origin`: offsets 0, 1, W, W + 1 there. */
-CPU_TARGET_AVX512 static inline __m512i window_index(__m512i at, __m512i origin, int64_t W)
-{
-    __m512i rel = _mm512_sub_epi32(at, origin);
-    __mmask16 lower = _mm512_cmpge_epi32_mask(rel, _mm512_set1_epi32((int32_t)W));
-    return _mm512_mask_sub_epi32(rel, lower, rel, _mm512_set1_epi32((int32_t)W - 2));
-}
-
-/* Stores the argmax of the lanes in m at output o. */
-CPU_TARGET_AVX512 static inline void store_arg16(const maxpool_job *j, int64_t o, __mmask16 m, __m512i at,
-                                                 __m512i origin)
-{
-    if (j->arg8)
-        _mm512_mask_cvtepi32_storeu_epi8(j->arg8 + o, m, window_index(at, origin, j->g.W));
-    else
-        _mm512_mask_storeu_epi32(j->arg32 + o, m, at);
-}
-
 /* 16 byte argmax values from output o on, as int32 lanes; bytes past n
  * (or past the view) read as 0 and must be masked off by the caller. */
 CPU_TARGET_AVX512 static inline __m512i load_arg8(const maxpool_job *j, int64_t o, int64_t n)
@@ -66,7 +47,9 @@ CPU_TARGET_AVX512 void maxpool2x2_fwd_planes_avx512(void *ctx, int64_t begin, in
     const int64_t W = g->W, OH = g->OH, OW = g->OW;
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-    const __m512i one = _mm512_set1_epi32(1), down = _mm512_set1_epi32((int32_t)W);
+    const bool bytes = j->arg8 != NULL;
+    const __m512i one = _mm512_set1_epi32(1), zero = _mm512_setzero_si512();
+    const __m512i down = _mm512_set1_epi32(bytes ? 2 : (int32_t)W); /* from the top row to the bottom */
     for (int64_t p = begin; p < end; p++) {
         const float *x = j->src + p * g->H * W;
         int64_t out = p * OH * OW;
@@ -80,13 +63,17 @@ CPU_TARGET_AVX512 void maxpool2x2_fwd_planes_avx512(void *ctx, int64_t begin, in
                 __m512 b0 = _mm512_maskz_loadu_ps(mlo, r1 + 2 * ow0);
                 __m512 b1 = _mm512_maskz_loadu_ps(mhi, r1 + 2 * ow0 + 16);
                 __m512 top = _mm512_permutex2var_ps(a0, even, a1), bottom = _mm512_permutex2var_ps(b0, even, b1);
-                __m512i origin = _mm512_add_epi32(_mm512_set1_epi32((int32_t)(2 * oh * W + 2 * ow0)), even);
-                __m512i at_top = origin, at_bottom = _mm512_add_epi32(origin, down);
+                /* plane indices, or (byte argmax) window indices 0..3 */
+                __m512i at_top = bytes ? zero : _mm512_add_epi32(_mm512_set1_epi32((int32_t)(2 * oh * W + 2 * ow0)), even);
+                __m512i at_bottom = _mm512_add_epi32(at_top, down);
                 max2_first(&top, &at_top, _mm512_permutex2var_ps(a0, odd, a1), _mm512_add_epi32(at_top, one));
                 max2_first(&bottom, &at_bottom, _mm512_permutex2var_ps(b0, odd, b1), _mm512_add_epi32(at_bottom, one));
                 max2_first(&top, &at_top, bottom, at_bottom);
                 _mm512_mask_storeu_ps(j->dst + out + oh * OW + ow0, mn, top);
-                store_arg16(j, out + oh * OW + ow0, mn, at_top, origin);
+                if (bytes)
+                    _mm512_mask_cvtepi32_storeu_epi8(j->arg8 + out + oh * OW + ow0, mn, at_top);
+                else
+                    _mm512_mask_storeu_epi32(j->arg32 + out + oh * OW + ow0, mn, at_top);
             }
         }
     }
@@ -120,7 +107,9 @@ CPU_TARGET_AVX512 void maxpool2x2_fwd_narrow_avx512(void *ctx, int64_t begin, in
     const int64_t W = g->W, OH = g->OH, OW = g->OW;
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-    const __m512i one = _mm512_set1_epi32(1), down = _mm512_set1_epi32((int32_t)W);
+    const bool bytes = j->arg8 != NULL;
+    const __m512i one = _mm512_set1_epi32(1), zero = _mm512_setzero_si512();
+    const __m512i down = _mm512_set1_epi32(bytes ? 2 : (int32_t)W);
     __m512i window, spread, pack;
     narrow_lanes(W, OW, &window, &spread, &pack);
     (void)spread;
@@ -134,16 +123,15 @@ CPU_TARGET_AVX512 void maxpool2x2_fwd_narrow_avx512(void *ctx, int64_t begin, in
             __m512 a = _mm512_maskz_loadu_ps(mrow, r), b = _mm512_maskz_loadu_ps(mrow, r + W);
             __m512 c = _mm512_maskz_loadu_ps(mnext, r + 2 * W), d = _mm512_maskz_loadu_ps(mnext, r + 3 * W);
             __m512 top = _mm512_permutex2var_ps(a, even, c), bottom = _mm512_permutex2var_ps(b, even, d);
-            __m512i origin = _mm512_add_epi32(_mm512_set1_epi32((int32_t)(2 * oh * W)), window);
-            __m512i at_top = origin, at_bottom = _mm512_add_epi32(origin, down);
+            __m512i at_top = bytes ? zero : _mm512_add_epi32(_mm512_set1_epi32((int32_t)(2 * oh * W)), window);
+            __m512i at_bottom = _mm512_add_epi32(at_top, down);
             max2_first(&top, &at_top, _mm512_permutex2var_ps(a, odd, c), _mm512_add_epi32(at_top, one));
             max2_first(&bottom, &at_bottom, _mm512_permutex2var_ps(b, odd, d), _mm512_add_epi32(at_bottom, one));
             max2_first(&top, &at_top, bottom, at_bottom);
             __mmask16 mout = lanes16(0, oh + 1 < OH ? 2 * OW : OW);
             _mm512_mask_storeu_ps(j->dst + out + oh * OW, mout, _mm512_permutexvar_ps(pack, top));
-            if (j->arg8)
-                _mm512_mask_cvtepi32_storeu_epi8(j->arg8 + out + oh * OW, mout,
-                                                 _mm512_permutexvar_epi32(pack, window_index(at_top, origin, W)));
+            if (bytes)
+                _mm512_mask_cvtepi32_storeu_epi8(j->arg8 + out + oh * OW, mout, _mm512_permutexvar_epi32(pack, at_top));
             else
                 _mm512_mask_storeu_epi32(j->arg32 + out + oh * OW, mout, _mm512_permutexvar_epi32(pack, at_top));
         }
