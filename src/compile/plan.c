@@ -1,5 +1,5 @@
-/* Plan building blocks: slots, launches, liveness memory planning, and
- * turning a plan into a backend program. */
+/* Plan building blocks: slots, launches, and turning a plan into a
+ * backend program (memory placement is in placement.c). */
 #include "plan.h"
 
 #include <stdint.h>
@@ -7,15 +7,6 @@
 #include <string.h>
 
 #include "runtime/rt_error.h"
-
-/* Arena slots are aligned so any view can be bound as a storage buffer
- * (minStorageBufferOffsetAlignment is at most 256 on real devices). */
-#define ARENA_ALIGN 256
-
-static size_t align_up(size_t x, size_t a)
-{
-    return (x + a - 1) / a * a;
-}
 
 vkt_status plan_init(plan *pl, const vkt_graph *g, int batch, bool training, const bool *trainable)
 {
@@ -255,119 +246,6 @@ void ec_emit(emit_ctx *e, rt_kernel k, const rt_params *p, int nargs, const int 
     for (int i = 0; i < nargs && i < RT_MAX_ARGS; i++)
         args[i] = (plan_arg){slots[i], 0, 0};
     ec_emit_args(e, k, p, nargs, args);
-}
-
-/* Liveness placement: slots sorted by size (largest first) each take the
- * lowest offset that does not collide with an already placed slot whose
- * lifetime overlaps. Simple, deterministic, and close to optimal for the
- * chain-like graphs of small networks. */
-typedef struct placed {
-    size_t offset, end;
-    int first, last;
-} placed;
-
-/* ctx: bytes per slot. */
-static int by_size_desc(const void *a, const void *b, void *ctx)
-{
-    const size_t *bytes = ctx;
-    int ia = *(const int *)a, ib = *(const int *)b;
-    if (bytes[ia] != bytes[ib])
-        return bytes[ia] < bytes[ib] ? 1 : -1;
-    return ia - ib;
-}
-
-static int by_offset(const void *a, const void *b)
-{
-    const placed *pa = a, *pb = b;
-    return pa->offset < pb->offset ? -1 : pa->offset > pb->offset;
-}
-
-static int share_root(const plan *pl, int s)
-{
-    while (pl->slots[s].shares >= 0)
-        s = pl->slots[s].shares;
-    return s;
-}
-
-/* A slot that shares a root's memory is placed with it: the root is
- * placed as one block for the whole chain, as large as its largest
- * member and live from the root's first use to the last member's last
- * use (members follow each other: each starts where the one before ends,
- * in_place.c). */
-static void group_extents(plan *pl, size_t *bytes, int *first, int *last)
-{
-    for (int i = 0; i < pl->slot_count; i++) {
-        bytes[i] = pl->slots[i].bytes;
-        first[i] = pl->slots[i].first_use;
-        last[i] = pl->slots[i].last_use;
-    }
-    for (int i = 0; i < pl->slot_count; i++) {
-        const slot *s = &pl->slots[i];
-        if (s->shares < 0 || s->first_use < 0)
-            continue;
-        int r = share_root(pl, i);
-        bytes[r] = s->bytes > bytes[r] ? s->bytes : bytes[r];
-        first[r] = s->first_use < first[r] ? s->first_use : first[r];
-        last[r] = s->last_use > last[r] ? s->last_use : last[r];
-    }
-}
-
-void plan_memory(plan *pl)
-{
-    int n = pl->slot_count;
-    int *order = malloc(((size_t)n + 1) * sizeof *order);
-    placed *done = malloc(((size_t)n + 1) * sizeof *done);
-    placed *live = malloc(((size_t)n + 1) * sizeof *live);
-    size_t *gbytes = malloc(((size_t)n + 1) * sizeof *gbytes);
-    int *gfirst = malloc(((size_t)n + 1) * sizeof *gfirst), *glast = malloc(((size_t)n + 1) * sizeof *glast);
-    if (!order || !done || !live || !gbytes || !gfirst || !glast) {
-        free(order);
-        free(done);
-        free(live);
-        free(gbytes);
-        free(gfirst);
-        free(glast);
-        ec_fail(pl, rt_error(VKT_ERR_NO_MEMORY, "out of memory planning"));
-        return;
-    }
-    group_extents(pl, gbytes, gfirst, glast);
-    int count = 0;
-    for (int i = 0; i < n; i++)
-        if (pl->slots[i].kind == SLOT_ARENA && pl->slots[i].shares < 0 && gfirst[i] >= 0)
-            order[count++] = i;
-    qsort_r(order, (size_t)count, sizeof *order, by_size_desc, gbytes);
-    int ndone = 0;
-    size_t total = 0;
-    for (int k = 0; k < count; k++) {
-        int si = order[k];
-        size_t bytes = align_up(gbytes[si] ? gbytes[si] : 4, ARENA_ALIGN);
-        int nlive = 0;
-        for (int j = 0; j < ndone; j++)
-            if (done[j].first <= glast[si] && gfirst[si] <= done[j].last)
-                live[nlive++] = done[j];
-        qsort(live, (size_t)nlive, sizeof *live, by_offset);
-        size_t off = 0;
-        for (int j = 0; j < nlive; j++) {
-            if (off + bytes <= live[j].offset)
-                break;
-            if (live[j].end > off)
-                off = live[j].end;
-        }
-        pl->slots[si].offset = off;
-        done[ndone++] = (placed){off, off + bytes, gfirst[si], glast[si]};
-        if (off + bytes > total)
-            total = off + bytes;
-    }
-    for (int i = 0; i < n; i++)
-        if (pl->slots[i].kind == SLOT_ARENA && pl->slots[i].shares >= 0)
-            pl->slots[i].offset = pl->slots[share_root(pl, i)].offset;
-    pl->arena_bytes = total;
-    free(order);
-    free(done);
-    free(live);
-    free(gbytes);
-    free(gfirst);
-    free(glast);
 }
 
 static vkt_status slot_view(const plan *pl, const plan_bindings *b, int si, rt_view *v)
