@@ -46,6 +46,9 @@ enum rt_scalar_slot {
     RT_SC_COUNT = 16,     /* words in the buffer                            */
 };
 
+/* MAXPOOL argmax formats (i[12]). */
+enum { RT_ARGMAX_I32 = 0, RT_ARGMAX_U8 = 1, RT_ARGMAX_U8_MAX_WINDOW = 255 };
+
 typedef enum rt_act {
     RT_ACT_RELU = 0, RT_ACT_RELU6 = 1, RT_ACT_GELU = 2,
     RT_ACT_SILU = 3, RT_ACT_SIGMOID = 4, RT_ACT_TANH = 5,
@@ -77,14 +80,24 @@ typedef enum rt_kernel {
      * args: 0 col, 1 dx; i: as IM2COL, 14 accum */
     RT_K_COL2IM = 2,
 
-    /* y = act(x). args: 0 x, 1 y; i: 0 count, 1 act */
+    /* y = act(x). args: 0 x, 1 y, 2 mask; i: 0 count, 1 act, 2 write_mask.
+     * x and y are the same view (in place) or do not overlap.
+     * write_mask (RELU and RELU6 only) also writes the derivative mask
+     * that ACT_BWD can read instead of y: (count+31)/32 words, bit j of
+     * word k set iff element 32k + j has act' = 1 by ACT_BWD's rule on y:
+     * y > 0 for RELU, 0 < y < 6 for RELU6 (so 0, -0, 6 and NaN give 0).
+     * Bits past count are 0. The mask overlaps neither x nor y. */
     RT_K_ACT_FWD = 3,
-    /* dx (+)= dy * act'(.). args: 0 x, 1 y, 2 dy, 3 dx;
-     * i: 0 count, 1 act, 2 accum. RELU, RELU6, SIGMOID, TANH read y
-     * (x may be absent); GELU, SILU read x (y may be absent). */
+    /* dx (+)= dy * act'(.). args: 0 x, 1 y, 2 dy, 3 dx, 4 mask;
+     * i: 0 count, 1 act, 2 accum, 3 from_mask. RELU, RELU6, SIGMOID, TANH
+     * read y (x may be absent); GELU, SILU read x (y may be absent).
+     * from_mask (RELU, RELU6): x and y are absent and the derivative is
+     * the mask bit ACT_FWD wrote: dx (+)= bit ? dy : 0, the same bits as
+     * reading y. */
     RT_K_ACT_BWD = 4,
 
-    /* y = a + b. args: 0 a, 1 b, 2 y; i: 0 count */
+    /* y = a + b. args: 0 a, 1 b, 2 y; i: 0 count. y is the same view as
+     * a or b (in place) or overlaps neither. */
     RT_K_ADD = 5,
     /* dst (+)= src, or (+)= f0 * src when i2 (scaled).
      * args: 0 src, 1 dst; i: 0 count, 1 accum, 2 scaled; f: 0 scale */
@@ -102,12 +115,21 @@ typedef enum rt_kernel {
     RT_K_BIAS_GRAD = 9,
 
     /* Max pool (PyTorch semantics, padding never wins). x: [planes, H, W]
-     * args: 0 x, 1 y [planes, OH, OW], 2 argmax (int, index in the plane)
+     * args: 0 x, 1 y [planes, OH, OW], 2 argmax
      * i: 0 planes (batch*C), 1 H, 2 W, 3 KH, 4 KW, 5 SH, 6 SW, 7 PH,
-     *    8 PW, 9 OH, 10 OW */
+     *    8 PW, 9 OH, 10 OW, 12 argmax_format (i[11] unused):
+     *  0: one int32 per output, the winner's index in the plane, -1 for a
+     *     window wholly outside the input;
+     *  1 (needs KH*KW <= 255): one byte per output, the winner's index in
+     *     its window, kh*KW + kw counted from the window's padded origin
+     *     (oh*SH - PH, ow*SW - PW), 255 for a window wholly outside.
+     *     Output o is bits 8*(o%4) of word o/4: (n+3)/4 words for n
+     *     outputs, the bytes past n set to 255. */
     RT_K_MAXPOOL_FWD = 10,
     /* dx (+)= scatter of dy to argmax. args: 0 dy, 1 argmax, 2 dx;
-     * i: as fwd, 11 accum */
+     * i: as fwd, 11 accum, 12 argmax_format. An argmax that names no
+     * element of the plane (or, format 1, no element of the window) adds
+     * nothing. */
     RT_K_MAXPOOL_BWD = 11,
     /* Average pool. args: 0 x, 1 y; i: as MAXPOOL_FWD,
      * 11 count_include_pad */

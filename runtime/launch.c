@@ -284,12 +284,30 @@ static void rules_col2im(checker *c)
     arg(c, 1, "dx", xe);
 }
 
+/* Words of a one-bit-per-element mask. */
+static int64_t mask_words(int64_t n)
+{
+    return n / 32 + (n % 32 != 0);
+}
+
+/* A derivative mask exists for the piecewise-linear activations only. */
+static void mask_act(checker *c, int act, const char *mode)
+{
+    if (act != RT_ACT_RELU && act != RT_ACT_RELU6)
+        fail(c, "%s needs act RELU or RELU6, got %d", mode, act);
+}
+
 static void rules_act_fwd(checker *c)
 {
     int64_t n = dim(c, 0, "count", 0);
-    choice(c, 1, "act", RT_ACT_TANH + 1);
+    int act = choice(c, 1, "act", RT_ACT_TANH + 1);
+    bool mask = flag(c, 2, "write_mask");
     arg(c, 0, "x", n);
     arg(c, 1, "y", n);
+    if (mask) {
+        mask_act(c, act, "write_mask");
+        arg(c, 2, "mask", mask_words(n));
+    }
 }
 
 static void rules_act_bwd(checker *c)
@@ -297,11 +315,17 @@ static void rules_act_bwd(checker *c)
     int64_t n = dim(c, 0, "count", 0);
     int act = choice(c, 1, "act", RT_ACT_TANH + 1);
     flag(c, 2, "accum");
+    bool from_mask = flag(c, 3, "from_mask");
+    arg(c, 2, "dy", n);
+    arg(c, 3, "dx", n);
+    if (from_mask) { /* x and y stay unused: absent */
+        mask_act(c, act, "from_mask");
+        arg(c, 4, "mask", mask_words(n));
+        return;
+    }
     bool reads_x = act == RT_ACT_GELU || act == RT_ACT_SILU;
     c->args[0] = (arg_rule){"x", n, !reads_x};
     c->args[1] = (arg_rule){"y", n, reads_x};
-    arg(c, 2, "dy", n);
-    arg(c, 3, "dx", n);
 }
 
 static void rules_add(checker *c)
@@ -363,13 +387,25 @@ static void pool_geometry(checker *c, int64_t *x_elems, int64_t *y_elems)
     *y_elems = ELEMS(c, planes, OH, OW);
 }
 
+/* Words holding ye argmax entries in the format of i[12]. */
+static int64_t argmax_words(checker *c, int64_t ye)
+{
+    int format = choice(c, 12, "argmax_format", RT_ARGMAX_U8 + 1);
+    if (format == RT_ARGMAX_I32)
+        return ye;
+    int64_t window = mul(c, c->l->params.i[3], c->l->params.i[4]);
+    if (window > RT_ARGMAX_U8_MAX_WINDOW)
+        fail(c, "byte argmax needs KH*KW <= %d, got %lld", RT_ARGMAX_U8_MAX_WINDOW, (long long)window);
+    return ye / 4 + (ye % 4 != 0);
+}
+
 static void rules_maxpool_fwd(checker *c)
 {
     int64_t xe, ye;
     pool_geometry(c, &xe, &ye);
     arg(c, 0, "x", xe);
     arg(c, 1, "y", ye);
-    arg(c, 2, "argmax", ye);
+    arg(c, 2, "argmax", argmax_words(c, ye));
 }
 
 static void rules_maxpool_bwd(checker *c)
@@ -378,7 +414,7 @@ static void rules_maxpool_bwd(checker *c)
     pool_geometry(c, &xe, &ye);
     flag(c, 11, "accum");
     arg(c, 0, "dy", ye);
-    arg(c, 1, "argmax", ye);
+    arg(c, 1, "argmax", argmax_words(c, ye));
     arg(c, 2, "dx", xe);
 }
 
@@ -712,6 +748,54 @@ static void check_views(checker *c)
     }
 }
 
+/* Elementwise kernels may run in place: an output is either the very
+ * view of an input or shares no byte with it (a shifted overlap would
+ * make one element's write clobber another's input). */
+static bool views_overlap(const rt_view *a, const rt_view *b)
+{
+    return a->size && b->size && a->buf == b->buf && a->offset < b->offset + b->size &&
+           b->offset < a->offset + a->size;
+}
+
+static bool same_view(const rt_view *a, const rt_view *b)
+{
+    return a->buf == b->buf && a->offset == b->offset && a->size == b->size;
+}
+
+static const rt_view *view_at(const checker *c, int i)
+{
+    static const rt_view absent = {NULL, 0, 0};
+    return i < c->l->nargs ? &c->l->args[i] : &absent;
+}
+
+static void in_place_or_apart(checker *c, int in, int out)
+{
+    const rt_view *a = view_at(c, in), *b = view_at(c, out);
+    if (views_overlap(a, b) && !same_view(a, b))
+        fail(c, "%s (arg %d) partly overlaps %s (arg %d): must be the same view or apart", c->args[out].name, out,
+             c->args[in].name, in);
+}
+
+static void apart(checker *c, int i, int j)
+{
+    if (views_overlap(view_at(c, i), view_at(c, j)))
+        fail(c, "%s (arg %d) overlaps %s (arg %d)", c->args[i].name, i, c->args[j].name, j);
+}
+
+static void check_aliasing(checker *c)
+{
+    if (c->failed)
+        return;
+    if (c->l->kernel == RT_K_ACT_FWD) {
+        in_place_or_apart(c, 0, 1);
+        apart(c, 2, 0); /* the mask, when written */
+        apart(c, 2, 1);
+    } else if (c->l->kernel == RT_K_ADD) {
+        in_place_or_apart(c, 0, 2);
+        in_place_or_apart(c, 1, 2);
+    }
+}
+
 vkt_status rt_launch_validate(const rt_launch *l)
 {
     if (!l)
@@ -725,5 +809,6 @@ vkt_status rt_launch_validate(const rt_launch *l)
     }
     kernel_rules[l->kernel](&c);
     check_views(&c);
+    check_aliasing(&c);
     return c.failed ? VKT_ERR_INVALID_ARG : VKT_OK;
 }

@@ -1,8 +1,10 @@
 #version 450
 // RT_K_ACT_BWD: dx (+)= dy * act'(.). Geometry: ITEMS(count).
-// args: 0 x, 1 y, 2 dy, 3 dx; i: 0 count, 1 act (rt_act), 2 accum.
-// RELU, RELU6, SIGMOID, TANH read y only; GELU, SILU read x only (the
-// other argument may be absent, bound to a dummy buffer: never read).
+// args: 0 x, 1 y, 2 dy, 3 dx, 4 mask; i: 0 count, 1 act (rt_act),
+// 2 accum, 3 from_mask. RELU, RELU6, SIGMOID, TANH read y only; GELU,
+// SILU read x only (the other argument may be absent, bound to a dummy
+// buffer: never read). from_mask (RELU, RELU6): bit idx of the mask
+// written by act_fwd replaces the test on y.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
@@ -10,6 +12,7 @@ layout(std430, set = 0, binding = 0) readonly buffer X { float x_buf[]; };
 layout(std430, set = 0, binding = 1) readonly buffer Y { float y_buf[]; };
 layout(std430, set = 0, binding = 2) readonly buffer DY { float dy_buf[]; };
 layout(std430, set = 0, binding = 3) buffer DX { float dx_buf[]; };
+layout(std430, set = 0, binding = 4) readonly buffer Mask { uint mask_buf[]; };
 
 const int ACT_RELU = 0, ACT_RELU6 = 1, ACT_GELU = 2, ACT_SILU = 3, ACT_SIGMOID = 4, ACT_TANH = 5;
 
@@ -146,6 +149,9 @@ void main()
             float s = sigmoid_approx(x);
             g = dy * s * (1.0 + x * (1.0 - s));
         }
+    } else if (p.i[3] != 0) {
+        uint word = mask_buf[arg_offset(4u) + (idx >> 5u)];
+        g = ((word >> (idx & 31u)) & 1u) != 0u ? dy : 0.0;
     } else {
         float y = y_buf[arg_offset(1u) + idx];
         if (act == ACT_RELU)

@@ -1,11 +1,16 @@
 #version 450
-// RT_K_ACT_FWD: y = act(x). Geometry: ITEMS(count).
-// args: 0 x, 1 y; i: 0 count, 1 act (rt_act).
+// RT_K_ACT_FWD: y = act(x). Geometry: ITEMS(count), or with write_mask
+// ITEMS((count+31)/32): one invocation per mask word, which computes its
+// 32 elements and writes the word whole (no atomics).
+// args: 0 x, 1 y, 2 mask; i: 0 count, 1 act (rt_act), 2 write_mask.
+// x and y may be the same memory (in place): every invocation reads an
+// element before it writes it and touches no other invocation's elements.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
 layout(std430, set = 0, binding = 0) readonly buffer X { float x_buf[]; };
 layout(std430, set = 0, binding = 1) writeonly buffer Y { float y_buf[]; };
+layout(std430, set = 0, binding = 2) writeonly buffer Mask { uint mask_buf[]; };
 
 const int ACT_RELU = 0, ACT_RELU6 = 1, ACT_GELU = 2, ACT_SILU = 3, ACT_SIGMOID = 4, ACT_TANH = 5;
 
@@ -123,19 +128,46 @@ float normal_cdf(float x, out float pdf)
     return az < 1.0 ? central : tail;
 }
 
+// ReLU and ReLU6; x < 0 (not x <= 0) lets NaN through, as the CPU and torch.
+float piecewise(int act, float x)
+{
+    return act == ACT_RELU ? (x < 0.0 ? 0.0 : x) : (x < 0.0 ? 0.0 : (x > 6.0 ? 6.0 : x));
+}
+
+// Mask word w: bit j iff element 32w + j has derivative 1 by act_bwd's
+// rule on y (NaN compares false).
+void mask_word(uint w)
+{
+    uint n = uint(p.i[0]), base = w * 32u;
+    if (base >= n)
+        return;
+    uint m = min(32u, n - base), bits = 0u;
+    uint xo = arg_offset(0u) + base, yo = arg_offset(1u) + base;
+    int act = p.i[1];
+    for (uint j = 0u; j < m; j++) {
+        float y = piecewise(act, x_buf[xo + j]);
+        y_buf[yo + j] = y;
+        bool on = act == ACT_RELU ? y > 0.0 : (y > 0.0 && y < 6.0);
+        bits |= on ? 1u << j : 0u;
+    }
+    mask_buf[arg_offset(2u) + w] = bits;
+}
+
 void main()
 {
+    if (p.i[2] != 0) {
+        mask_word(item_index());
+        return;
+    }
     uint idx = item_index();
     if (idx >= uint(p.i[0]))
         return;
     float x = x_buf[arg_offset(0u) + idx];
     precise float y;
     switch (p.i[1]) {
-    case ACT_RELU: // x < 0 (not x <= 0) lets NaN through, as the CPU and torch
-        y = x < 0.0 ? 0.0 : x;
-        break;
+    case ACT_RELU:
     case ACT_RELU6:
-        y = x < 0.0 ? 0.0 : (x > 6.0 ? 6.0 : x);
+        y = piecewise(p.i[1], x);
         break;
     case ACT_GELU: {
         float pdf;

@@ -9,6 +9,8 @@
 #include "src/train/trainer_internal.h"
 #include "test_util.h"
 
+bool gh_plain_memory;
+
 typedef struct gh_buffers {
     rt_buffer *params, *grads, *opt, *inputs, *scalars;
     size_t *param_off, *grad_off, *opt_off;
@@ -74,7 +76,7 @@ static int run_plan(rt_backend *be, const vkt_graph *g, int loss, int batch, boo
     bool *trainable = calloc((size_t)g->param_count + 1, sizeof(bool));
     for (int i = 0; i < g->param_count; i++)
         trainable[i] = !g->params[i].is_state && (!mask || mask[i]);
-    compile_request req = {g, loss, batch, true, trainable, NULL, backward, probe, false, NULL, false};
+    compile_request req = {g, loss, batch, true, trainable, NULL, backward, probe, false, NULL, false, gh_plain_memory};
     int rc = -1;
     if (setup(be, g, batch, inputs, seed, b) == 0 && compile_plan(pl, &req) == VKT_OK) {
         plan_bindings pb = {b->params, b->grads, b->opt, b->inputs, b->scalars, b->param_off, b->grad_off,

@@ -17,6 +17,10 @@ typedef struct grad_result {
     float *output;       /* value of `probe` node (if requested) */
 } grad_result;
 
+/* Compile without the activation-memory savings (ReLU masks, byte
+ * argmax, in-place outputs): compile_request.plain_memory. */
+extern bool gh_plain_memory;
+
 /* inputs[k]: batch samples of graph input k. probe: node whose forward
  * value to return (-1: none). seed: the step's dropout seed. */
 int gh_run(rt_backend *be, const vkt_graph *g, int loss, int batch, const void *const *inputs, int probe,

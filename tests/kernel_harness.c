@@ -100,7 +100,10 @@ void kh_bind(kh_launch *l, int slot, void *ptr, size_t elems)
     l->bytes[slot] = ptr ? elems * 4 : 0;
 }
 
-static char g_fake_buffer; /* stands in for the rt_buffer of host views */
+/* Stand-ins for the rt_buffers of host views: one per distinct host
+ * pointer, so the validator sees slots bound to one array (in place) as
+ * the same view and other slots as apart. */
+static char g_fake_buffers[RT_MAX_ARGS];
 
 static rt_launch as_rt_launch(const kh_launch *l)
 {
@@ -109,8 +112,12 @@ static rt_launch as_rt_launch(const kh_launch *l)
     r.kernel = l->kernel;
     r.nargs = RT_MAX_ARGS;
     r.params = l->p;
-    for (int i = 0; i < RT_MAX_ARGS; i++)
-        r.args[i] = (rt_view){l->bytes[i] ? (rt_buffer *)(void *)&g_fake_buffer : NULL, 0, l->bytes[i]};
+    for (int i = 0; i < RT_MAX_ARGS; i++) {
+        int first = 0; /* the first slot bound to the same array */
+        while (l->ptr[first] != l->ptr[i])
+            first++;
+        r.args[i] = (rt_view){l->bytes[i] ? (rt_buffer *)(void *)&g_fake_buffers[first] : NULL, 0, l->bytes[i]};
+    }
     return r;
 }
 

@@ -176,6 +176,14 @@ void op_cases_pools(gcase_fn check)
     fill_distinct(&c, 0);
     check(&c, 1e-3, "max pool");
 
+    gcase_begin(&c, 2); /* 256-element windows: too large for a byte argmax */
+    x = in_f32(&c, 3, 1, 17, 17);
+    vkt_pool2d_params big = {.kernel_h = 16, .kernel_w = 16, .stride_h = 1, .stride_w = 1};
+    finish_mse(&c, vkt_max_pool2d(c.g, x, &big));
+    fill_inputs(&c, 0);
+    fill_distinct(&c, 0);
+    check(&c, 1e-3, "max pool 16x16 (int32 argmax)");
+
     for (int include = 0; include < 2; include++) {
         gcase_begin(&c, 3);
         x = in_f32(&c, 3, 2, 5, 6);
@@ -218,6 +226,31 @@ void op_cases_norms(gcase_fn check)
     check(&c, EPS, "layer norm");
 }
 
+/* Shifts each bias of linear layer `fc` (on input 0, `rows` rows) so no
+ * pre-activation lies within `gap` of a kink (0, and 6 for ReLU6): the
+ * finite differences must not step across one. */
+static void bias_off_kinks(gcase *c, int weight, int rows, float gap)
+{
+    const param *w = &c->g->params[weight], *b = &c->g->params[weight + 1];
+    int out = (int)w->dims[0], in = (int)w->dims[1];
+    const float *x = c->inputs[0];
+    for (int o = 0; o < out; o++)
+        for (int k = 0; k < 40; k++) {
+            float shift = (k % 2 ? -0.03f : 0.03f) * (float)((k + 1) / 2); /* 0, +-0.03, +-0.06, ... */
+            bool clear = true;
+            for (int r = 0; r < rows && clear; r++) {
+                float h = b->data[o] + shift;
+                for (int i = 0; i < in; i++)
+                    h += w->data[o * in + i] * x[r * in + i];
+                clear = fabsf(h) >= gap && fabsf(h - 6.0f) >= gap;
+            }
+            if (clear) {
+                b->data[o] += shift;
+                break;
+            }
+        }
+}
+
 void op_cases_activations(gcase_fn check)
 {
     const char *names[] = {"relu", "relu6", "gelu", "silu", "sigmoid", "tanh"};
@@ -232,6 +265,29 @@ void op_cases_activations(gcase_fn check)
                 ((float *)c.inputs[0])[i] *= (i % 3 == 0) ? 7.0f : 1.0f;
         check(&c, EPS / 2, names[a]);
     }
+    /* Activations between layers, where the planner saves memory: the
+     * activation runs in place over the linear output that dies there,
+     * ReLU/ReLU6 backward reads a bit mask (add's backward does not read
+     * the activation), and add runs in place over an input that dies
+     * there. The residual form gives the linear output two gradient
+     * contributions (backward from the mask accumulates). */
+    for (int residual = 0; residual < 2; residual++)
+        for (int a = VKT_ACT_RELU; a <= VKT_ACT_TANH; a++) {
+            gcase c;
+            gcase_begin(&c, 3);
+            vkt_tensor x = in_f32(&c, 2, 2, 5, 0);
+            vkt_tensor h = vkt_linear(c.g, x, 4, true, "fc1");
+            vkt_tensor r = vkt_activation_op(c.g, h, (vkt_activation)a);
+            finish_mse(&c, vkt_add(c.g, r, residual ? h : vkt_linear(c.g, x, 4, false, "fc2")));
+            fill_inputs(&c, 0);
+            if (a == VKT_ACT_RELU6) /* reach the upper kink too */
+                for (size_t k = 0; k < c.g->params[0].numel; k++)
+                    c.g->params[0].data[k] *= 8.0f;
+            bias_off_kinks(&c, 0, 2 * c.batch, 0.02f);
+            char label[64];
+            snprintf(label, sizeof label, "%s between layers%s", names[a], residual ? ", residual" : "");
+            check(&c, EPS / 2, label);
+        }
 }
 
 void op_cases_structural(gcase_fn check)

@@ -344,6 +344,67 @@ static void maxpool_case(cpu_pool *pool, const char *isa)
     free(x), free(y), free(ref_y), free(dy), free(dx), free(ref_dx), free(arg), free(ref_arg);
 }
 
+/* The byte argmax (kernels.h format 1): the same winners as the int32
+ * one, and backward from it, foreign values included (4 and up name no
+ * element of a 2x2 window), against a plain decode-and-scatter. */
+static void maxpool_bytes_case(cpu_pool *pool, const char *isa)
+{
+    const pool_case *c = cur_pool;
+    int OH = c->H / 2, OW = c->W / 2;
+    size_t nx = (size_t)c->planes * c->H * c->W, ny = (size_t)c->planes * OH * OW, words = (ny + 3) / 4;
+    float *x = falloc(nx), *y = falloc(ny), *y8 = falloc(ny), *dy = falloc(ny);
+    float *dx = falloc(nx), *ref_dx = falloc(nx);
+    int32_t *arg = malloc(ny * sizeof *arg);
+    uint8_t *arg8 = malloc(words * 4);
+    assert_true(arg && arg8);
+    pool_input(x, nx, 24);
+    rt_params p = pool_params(c, 0);
+    cpu_kernel_args a = args_of(pool, &p, x, y, arg, NULL);
+    cpu_maxpool_fwd(&a);
+    rt_params p8 = p;
+    p8.i[12] = RT_ARGMAX_U8;
+    a = args_of(pool, &p8, x, y8, arg8, NULL);
+    a.sizes[2] = words * 4;
+    cpu_maxpool_fwd(&a);
+    expect_bits(y8, y, ny * sizeof *y, "maxpool y, byte argmax", isa);
+    for (size_t o = 0; o < ny; o++) {
+        int oh = (int)(o / (size_t)OW % (size_t)OH), ow = (int)(o % (size_t)OW);
+        int rel = (arg[o] / c->W - 2 * oh) * 2 + arg[o] % c->W - 2 * ow;
+        if (arg8[o] != rel)
+            fail_msg("byte argmax (%s): output %zu is %d, expected %d", isa, o, arg8[o], rel);
+    }
+    fill_tricky(dy, ny, 25);
+    for (int variant = 0; variant < 4; variant++) {
+        int accum = variant & 1;
+        if (variant == 2) { /* values that name nothing */
+            arg8[0] = 4;
+            arg8[ny - 1] = 255;
+            arg8[ny / 2] = 200;
+        }
+        fill_tricky(dx, nx, 26 + (uint64_t)variant);
+        memcpy(ref_dx, dx, nx * sizeof *dx);
+        for (int pl = 0; pl < c->planes; pl++) {
+            float *d = ref_dx + (size_t)pl * c->H * c->W;
+            if (!accum)
+                memset(d, 0, (size_t)c->H * c->W * sizeof *d);
+            for (int oh = 0; oh < OH; oh++)
+                for (int ow = 0; ow < OW; ow++) {
+                    size_t o = ((size_t)pl * OH + oh) * OW + ow;
+                    if (arg8[o] < 4)
+                        d[(2 * oh + arg8[o] / 2) * c->W + 2 * ow + arg8[o] % 2] += dy[o];
+                }
+        }
+        rt_params pb = pool_params(c, accum);
+        pb.i[12] = RT_ARGMAX_U8;
+        cpu_kernel_args b = args_of(pool, &pb, dy, arg8, dx, NULL);
+        b.sizes[1] = words * 4;
+        cpu_maxpool_bwd(&b);
+        expect_bits(dx, ref_dx, nx * sizeof *dx, variant < 2 ? "maxpool dx, byte argmax" : "maxpool dx, foreign bytes",
+                    isa);
+    }
+    free(x), free(y), free(y8), free(dy), free(dx), free(ref_dx), free(arg), free(arg8);
+}
+
 /* Every window over 7 values that order ties and NaN differently. */
 static void maxpool_exhaustive_case(cpu_pool *pool, const char *isa)
 {
@@ -374,6 +435,7 @@ static void test_maxpool_2x2(void **state)
     for (size_t k = 0; k < sizeof pool_cases / sizeof pool_cases[0]; k++) {
         cur_pool = &pool_cases[k];
         for_each_config(maxpool_case);
+        for_each_config(maxpool_bytes_case);
     }
     for_each_config(maxpool_exhaustive_case);
 }
@@ -403,6 +465,43 @@ static void relu_case(cpu_pool *pool, const char *isa)
         cpu_act_bwd(&b);
         expect_bits(dx, ref, n * sizeof *dx, accum ? "relu bwd accum" : "relu bwd", isa);
     }
+    /* With the derivative mask, ReLU and ReLU6, out of place and in
+     * place: the same y, the mask by the documented rule, and backward
+     * from the mask as from y. */
+    uint32_t *mask = malloc((n + 31) / 32 * 4), *ref_mask = malloc((n + 31) / 32 * 4);
+    float *v = falloc(n);
+    assert_true(mask && ref_mask);
+    for (size_t i = 0; i < n; i++) /* reach ReLU6's upper kink, and sit on it */
+        x[i] = i % 23 == 7 ? 6.0f : i % 4 == 1 ? 4.0f * x[i] : x[i];
+    for (int act = RT_ACT_RELU; act <= RT_ACT_RELU6; act++)
+        for (int in_place = 0; in_place <= 1; in_place++) {
+            memset(ref_mask, 0, (n + 31) / 32 * 4);
+            for (size_t i = 0; i < n; i++) {
+                ref[i] = x[i] < 0.0f ? 0.0f : act == RT_ACT_RELU6 && x[i] > 6.0f ? 6.0f : x[i];
+                bool on = act == RT_ACT_RELU ? ref[i] > 0.0f : ref[i] > 0.0f && ref[i] < 6.0f;
+                ref_mask[i / 32] |= (uint32_t)on << (i % 32);
+            }
+            memset(&p, 0, sizeof p);
+            p.i[0] = (int32_t)n, p.i[1] = act, p.i[2] = 1;
+            memcpy(v, x, n * sizeof *v);
+            memset(mask, 0xff, (n + 31) / 32 * 4);
+            cpu_kernel_args a2 = args_of(pool, &p, in_place ? v : x, v, mask, NULL);
+            cpu_act_fwd(&a2);
+            expect_bits(v, ref, n * sizeof *v, in_place ? "relu fwd + mask, in place" : "relu fwd + mask", isa);
+            expect_bits(mask, ref_mask, (n + 31) / 32 * 4, "relu mask", isa);
+            memset(&p, 0, sizeof p);
+            p.i[0] = (int32_t)n, p.i[1] = act, p.i[2] = in_place, p.i[3] = 1; /* accum: in_place */
+            fill_tricky(dx, n, 34);
+            for (size_t i = 0; i < n; i++) {
+                float g = (ref_mask[i / 32] >> (i % 32)) & 1u ? dy[i] : 0.0f;
+                ref[i] = in_place ? dx[i] + g : g;
+            }
+            cpu_kernel_args b = args_of(pool, &p, NULL, NULL, dy, dx);
+            b.args[4] = mask, b.sizes[4] = 4;
+            cpu_act_bwd(&b);
+            expect_bits(dx, ref, n * sizeof *dx, "relu bwd from mask", isa);
+        }
+    free(mask), free(ref_mask), free(v);
     free(x), free(y), free(dy), free(dx), free(ref);
 }
 

@@ -107,7 +107,141 @@ static void test_act_bwd_gradcheck(void **state)
     }
 }
 
+/* ---- ReLU / ReLU6 derivative masks and in-place activations ---- */
+
+/* Random values over both kinks, with the kinks themselves, their
+ * neighbours, signed zeros, NaN, infinities and denormals mixed in. */
+static float *kink_inputs(size_t n, uint64_t seed)
+{
+    static const float special[] = {0.0f, -0.0f, 6.0f, 5.9999995f, 6.0000005f, 1e-45f, -1e-45f, 1e-40f,
+                                    NAN,  INFINITY, -INFINITY, 1.0f, -1.0f, 7.0f, 3.0f};
+    const size_t ns = sizeof special / sizeof special[0];
+    float *x = kh_frand(n, seed, -8, 14);
+    for (size_t i = 0; i < n; i += 3)
+        x[i] = special[(i / 3) % ns];
+    return x;
+}
+
+static bool ref_mask_bit(int act, float x)
+{
+    return act == RT_ACT_RELU ? x > 0 : x > 0 && x < 6;
+}
+
+/* write_mask: y as without it, the mask by the documented rule (bits past
+ * count 0); backward from the mask gives the bits backward from y gives,
+ * both accum modes; 1 and 3 threads agree. Sizes around a word and over
+ * several parallel chunks. */
+static void test_act_mask(void **state)
+{
+    (void)state;
+    const size_t sizes[] = {1, 31, 32, 33, 95, 70001};
+    cpu_pool *one = NULL, *three = NULL;
+    assert_int_equal(cpu_pool_create(1, &one), VKT_OK);
+    assert_int_equal(cpu_pool_create(3, &three), VKT_OK);
+    for (int act = RT_ACT_RELU; act <= RT_ACT_RELU6; act++)
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            size_t n = sizes[k], words = (n + 31) / 32;
+            float *x = kink_inputs(n, 90 + k), *y = kh_fzeros(n), *ym = kh_fzeros(n);
+            uint32_t *mask = (uint32_t *)kh_izeros(words);
+            kh_launch plain = kh_make_launch(RT_K_ACT_FWD);
+            plain.p.i[0] = (int)n, plain.p.i[1] = act;
+            kh_bind(&plain, 0, x, n);
+            kh_bind(&plain, 1, y, n);
+            kh_run(&plain);
+            kh_launch fwd = plain;
+            fwd.p.i[2] = 1;
+            kh_bind(&fwd, 1, ym, n);
+            kh_bind(&fwd, 2, mask, words);
+            memset(mask, 0xa5, words * 4); /* every bit must be written */
+            kh_run(&fwd);
+            assert_memory_equal(ym, y, n * sizeof *y);
+            for (size_t i = 0; i < words * 32; i++) {
+                bool bit = (mask[i / 32] >> (i % 32)) & 1u;
+                if (bit != (i < n && ref_mask_bit(act, x[i])))
+                    fail_msg("%s n=%zu: mask bit %zu of x = %g is %d", act_names[act], n, i,
+                             i < n ? (double)x[i] : 0.0, (int)bit);
+            }
+            kh_expect_thread_independent(&fwd, one, three, "act_fwd write_mask");
+
+            float *dy = kh_frand(n, 95 + k, -1, 1), *dx = kh_fzeros(n), *want = kh_fzeros(n);
+            kh_launch from_y = kh_make_launch(RT_K_ACT_BWD);
+            from_y.p.i[0] = (int)n, from_y.p.i[1] = act;
+            kh_bind(&from_y, 1, y, n);
+            kh_bind(&from_y, 2, dy, n);
+            kh_bind(&from_y, 3, want, n);
+            kh_launch from_mask = kh_make_launch(RT_K_ACT_BWD);
+            from_mask.p = from_y.p;
+            from_mask.p.i[3] = 1;
+            kh_bind(&from_mask, 2, dy, n);
+            kh_bind(&from_mask, 3, dx, n);
+            kh_bind(&from_mask, 4, mask, words);
+            for (int accum = 0; accum <= 1; accum++) {
+                from_y.p.i[2] = from_mask.p.i[2] = accum;
+                tu_fill_uniform(want, n, 97, -1, 1);
+                memcpy(dx, want, n * sizeof *dx);
+                kh_run(&from_y);
+                kh_run(&from_mask);
+                assert_memory_equal(dx, want, n * sizeof *dx);
+            }
+            kh_expect_thread_independent(&from_mask, one, three, "act_bwd from_mask");
+        }
+    cpu_pool_destroy(one);
+    cpu_pool_destroy(three);
+}
+
+/* x and y the same array: the same bits as out of place, every
+ * activation, with and without a mask. */
+static void test_act_in_place(void **state)
+{
+    (void)state;
+    const size_t n = 70001;
+    float *x = kink_inputs(n, 99), *want = kh_fzeros(n), *v = kh_fzeros(n);
+    uint32_t *mask = (uint32_t *)kh_izeros((n + 31) / 32), *want_mask = (uint32_t *)kh_izeros((n + 31) / 32);
+    for (int act = RT_ACT_RELU; act <= RT_ACT_TANH; act++)
+        for (int with_mask = 0; with_mask <= (act <= RT_ACT_RELU6); with_mask++) {
+            kh_launch l = kh_make_launch(RT_K_ACT_FWD);
+            l.p.i[0] = (int)n, l.p.i[1] = act, l.p.i[2] = with_mask;
+            kh_bind(&l, 0, x, n);
+            kh_bind(&l, 1, want, n);
+            kh_bind(&l, 2, with_mask ? want_mask : NULL, (n + 31) / 32);
+            kh_run(&l);
+            memcpy(v, x, n * sizeof *v);
+            kh_bind(&l, 0, v, n);
+            kh_bind(&l, 1, v, n);
+            kh_bind(&l, 2, with_mask ? mask : NULL, (n + 31) / 32);
+            kh_run(&l);
+            if (memcmp(v, want, n * sizeof *v) != 0)
+                fail_msg("%s in place differs%s", act_names[act], with_mask ? " (mask)" : "");
+            if (with_mask)
+                assert_memory_equal(mask, want_mask, (n + 31) / 32 * 4);
+        }
+}
+
 /* ---- add, copy, copy2d, fill ---- */
+
+/* y the same array as a, as b, or as both: the out-of-place bits. */
+static void test_add_in_place(void **state)
+{
+    (void)state;
+    const size_t n = 70001;
+    float *a = kh_frand(n, 11, -1, 1), *b = kh_frand(n, 12, -1, 1), *want = kh_fzeros(n), *v = kh_fzeros(n);
+    for (int which = 0; which < 3; which++) {
+        kh_launch l = kh_make_launch(RT_K_ADD);
+        l.p.i[0] = (int)n;
+        kh_bind(&l, 0, a, n);
+        kh_bind(&l, 1, which == 2 ? a : b, n);
+        kh_bind(&l, 2, want, n);
+        kh_run(&l);
+        memcpy(v, which == 1 ? b : a, n * sizeof *v);
+        kh_bind(&l, which == 1 ? 1 : 0, v, n);
+        if (which == 2)
+            kh_bind(&l, 1, v, n);
+        kh_bind(&l, 2, v, n);
+        kh_run(&l);
+        if (memcmp(v, want, n * sizeof *v) != 0)
+            fail_msg("add in place over %s differs", which == 0 ? "a" : which == 1 ? "b" : "a = b");
+    }
+}
 
 static void test_add_copy_fill(void **state)
 {
@@ -354,7 +488,10 @@ int main(void)
         KH_TEST(test_act_fwd_matches_reference),
         KH_TEST(test_act_propagates_nan),
         KH_TEST(test_act_bwd_gradcheck),
+        KH_TEST(test_act_mask),
+        KH_TEST(test_act_in_place),
         KH_TEST(test_add_copy_fill),
+        KH_TEST(test_add_in_place),
         KH_TEST(test_copy2d),
         KH_TEST(test_bias_grad),
         KH_TEST(test_dropout),

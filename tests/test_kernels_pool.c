@@ -122,6 +122,78 @@ static void test_maxpool(void **state)
     }
 }
 
+/* The byte argmax a plane-index argmax stands for (255: none). */
+static uint8_t window_index(const pool_case *c, size_t o, int32_t at)
+{
+    int OH = pool_out(c->H, c->KH, c->SH, c->PH), OW = pool_out(c->W, c->KW, c->SW, c->PW);
+    int oh = (int)(o / (size_t)OW % (size_t)OH), ow = (int)(o % (size_t)OW);
+    if (at < 0)
+        return 255;
+    return (uint8_t)((at / c->W - (oh * c->SH - c->PH)) * c->KW + (at % c->W - (ow * c->SW - c->PW)));
+}
+
+/* Byte argmax: the same winners as int32 (bytes past the outputs 255),
+ * and a backward with the same bits, both accum modes, 1 and 3 threads. */
+static void test_maxpool_byte_argmax(void **state)
+{
+    (void)state;
+    cpu_pool *one = NULL, *three = NULL;
+    assert_int_equal(cpu_pool_create(1, &one), VKT_OK);
+    assert_int_equal(cpu_pool_create(3, &three), VKT_OK);
+    for (size_t k = 0; k < sizeof pool_cases / sizeof pool_cases[0]; k++) {
+        const pool_case *c = &pool_cases[k];
+        size_t nx, ny;
+        pool_sizes(c, &nx, &ny);
+        size_t words = (ny + 3) / 4;
+        float *x = distinct_values(nx, 140 + k), *y = kh_fzeros(ny), *y8 = kh_fzeros(ny);
+        int32_t *arg = kh_izeros(ny);
+        uint8_t *arg8 = (uint8_t *)kh_izeros(words);
+        for (size_t i = 0; i < nx; i += 5)
+            x[i] = x[i ^ 1]; /* ties */
+        kh_launch fwd = kh_make_launch(RT_K_MAXPOOL_FWD);
+        pool_params(&fwd.p, c);
+        kh_bind(&fwd, 0, x, nx);
+        kh_bind(&fwd, 1, y, ny);
+        kh_bind(&fwd, 2, arg, ny);
+        kh_run(&fwd);
+        kh_launch fwd8 = fwd;
+        fwd8.p.i[12] = RT_ARGMAX_U8;
+        kh_bind(&fwd8, 1, y8, ny);
+        kh_bind(&fwd8, 2, arg8, words);
+        memset(arg8, 0x5a, words * 4);
+        kh_run(&fwd8);
+        assert_memory_equal(y8, y, ny * sizeof *y);
+        for (size_t o = 0; o < words * 4; o++) {
+            uint8_t want = o < ny ? window_index(c, o, arg[o]) : 255;
+            if (arg8[o] != want)
+                fail_msg("case %zu: byte argmax %zu is %d, expected %d", k, o, arg8[o], want);
+        }
+        kh_expect_thread_independent(&fwd8, one, three, "maxpool_fwd byte argmax");
+
+        float *dy = kh_frand(ny, 150 + k, -1, 1), *dx = kh_fzeros(nx), *want = kh_fzeros(nx);
+        kh_launch bwd = kh_make_launch(RT_K_MAXPOOL_BWD);
+        pool_params(&bwd.p, c);
+        kh_bind(&bwd, 0, dy, ny);
+        kh_bind(&bwd, 1, arg, ny);
+        kh_bind(&bwd, 2, want, nx);
+        kh_launch bwd8 = bwd;
+        bwd8.p.i[12] = RT_ARGMAX_U8;
+        kh_bind(&bwd8, 1, arg8, words);
+        kh_bind(&bwd8, 2, dx, nx);
+        for (int accum = 0; accum <= 1; accum++) {
+            bwd.p.i[11] = bwd8.p.i[11] = accum;
+            tu_fill_uniform(want, nx, 160, -1, 1);
+            memcpy(dx, want, nx * sizeof *dx);
+            kh_run(&bwd);
+            kh_run(&bwd8);
+            assert_memory_equal(dx, want, nx * sizeof *dx);
+        }
+        kh_expect_thread_independent(&bwd8, one, three, "maxpool_bwd byte argmax");
+    }
+    cpu_pool_destroy(one);
+    cpu_pool_destroy(three);
+}
+
 static void test_maxpool_ties_and_nan(void **state)
 {
     (void)state;
@@ -157,6 +229,13 @@ static void test_maxpool_ties_and_nan(void **state)
     kh_run(&avg);
     assert_true(y2[0] == -2.5f && y2[1] == 0);
 
+    /* The same in bytes: 255 for the outside window and the unused bytes. */
+    uint32_t word = 0;
+    l.p.i[12] = RT_ARGMAX_U8;
+    kh_bind(&l, 2, &word, 1);
+    kh_run(&l);
+    assert_true(word == 0xffffff00u);
+
     /* Backward ignores an argmax outside the plane. */
     float dy[1] = {5}, dx[4];
     arg[0] = 99;
@@ -168,6 +247,30 @@ static void test_maxpool_ties_and_nan(void **state)
     kh_run(&b);
     for (int i = 0; i < 4; i++)
         assert_true(dx[i] == 0);
+
+    /* ...and a byte argmax naming no element of the window (4 of a 2x2,
+     * 255), or one in the padding (window index 0 of a window at -1). */
+    b.p.i[12] = RT_ARGMAX_U8;
+    const uint32_t foreign[2] = {4, 255};
+    for (int k = 0; k < 2; k++) {
+        word = foreign[k];
+        kh_bind(&b, 1, &word, 1);
+        kh_run(&b);
+        for (int i = 0; i < 4; i++)
+            assert_true(dx[i] == 0);
+    }
+    pool_case pc = {1, 2, 2, 2, 2, 1, 1, 1, 1}; /* padded: 3x3 outputs */
+    float dy9[9] = {1, 1, 1, 1, 1, 1, 1, 1, 1};
+    uint32_t zeros[3] = {0, 0, 0}; /* index 0 everywhere: in the padding for row 0 and column 0 */
+    kh_launch pb = kh_make_launch(RT_K_MAXPOOL_BWD);
+    pool_params(&pb.p, &pc);
+    pb.p.i[12] = RT_ARGMAX_U8;
+    kh_bind(&pb, 0, dy9, 9);
+    kh_bind(&pb, 1, zeros, 3);
+    kh_bind(&pb, 2, dx, 4);
+    kh_run(&pb);
+    for (int i = 0; i < 4; i++) /* one term each, from the window whose origin it is */
+        assert_true(dx[i] == 1);
 }
 
 static void test_avgpool(void **state)
@@ -241,6 +344,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         KH_TEST(test_maxpool),
+        KH_TEST(test_maxpool_byte_argmax),
         KH_TEST(test_maxpool_ties_and_nan),
         KH_TEST(test_avgpool),
         KH_TEST(test_global_avg_pool),

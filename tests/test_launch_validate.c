@@ -271,6 +271,98 @@ static void test_validate_rejects_bad_launches(void **state)
     expect_rejected(&l, "beta1 = 1");
 }
 
+/* Views into distinct stand-in buffers, for the aliasing rules. */
+static char g_bufs[4];
+
+static rt_view view_in(int buf, size_t offset_elems, size_t elems)
+{
+    return (rt_view){(rt_buffer *)(void *)&g_bufs[buf], offset_elems * 4, elems * 4};
+}
+
+static void test_validate_masks_and_aliasing(void **state)
+{
+    (void)state;
+    rt_launch l;
+    memset(&l, 0, sizeof l);
+    l.kernel = RT_K_ACT_FWD;
+    l.nargs = 3;
+    l.params.i[0] = 33, l.params.i[1] = RT_ACT_RELU6, l.params.i[2] = 1;
+    l.args[0] = view_in(0, 0, 33), l.args[1] = view_in(1, 0, 33), l.args[2] = view_in(2, 0, 2);
+    expect_accepted(&l, "relu6 forward writing a 2-word mask for 33 elements");
+    l.args[2] = view_in(2, 0, 1);
+    expect_rejected(&l, "a mask one word short");
+    l.args[2] = view_in(2, 0, 2);
+    l.params.i[1] = RT_ACT_SIGMOID;
+    expect_rejected(&l, "a mask for sigmoid");
+    l.params.i[1] = RT_ACT_RELU, l.params.i[2] = 2;
+    expect_rejected(&l, "write_mask 2");
+    l.params.i[2] = 1;
+    l.args[1] = view_in(0, 0, 33);
+    expect_accepted(&l, "in place (x and y the same view)");
+    l.args[1] = view_in(0, 1, 33);
+    expect_rejected(&l, "y shifted one element over x");
+    l.args[1] = view_in(1, 0, 33), l.args[2] = view_in(1, 32, 2);
+    expect_rejected(&l, "the mask overlapping y");
+    l.args[2] = view_in(1, 33, 2);
+    expect_accepted(&l, "the mask right after y in one buffer");
+    l.params.i[2] = 0, l.args[2] = view_in(2, 0, 2);
+    expect_rejected(&l, "a mask without write_mask");
+
+    memset(&l, 0, sizeof l);
+    l.kernel = RT_K_ACT_BWD;
+    l.nargs = 5;
+    l.params.i[0] = 64, l.params.i[1] = RT_ACT_RELU, l.params.i[3] = 1;
+    l.args[2] = view_in(0, 0, 64), l.args[3] = view_in(1, 0, 64), l.args[4] = view_in(2, 0, 2);
+    expect_accepted(&l, "relu backward from a mask");
+    l.args[1] = view_in(3, 0, 64);
+    expect_rejected(&l, "y present with from_mask");
+    l.args[1] = view_in(3, 0, 0);
+    l.args[4] = view_in(2, 0, 1);
+    expect_rejected(&l, "a short mask");
+    l.args[4] = view_in(2, 0, 2);
+    l.params.i[1] = RT_ACT_TANH;
+    expect_rejected(&l, "tanh from a mask");
+
+    memset(&l, 0, sizeof l);
+    l.kernel = RT_K_ADD;
+    l.nargs = 3;
+    l.params.i[0] = 10;
+    l.args[0] = view_in(0, 0, 10), l.args[1] = view_in(1, 0, 10), l.args[2] = view_in(1, 0, 10);
+    expect_accepted(&l, "add in place over b");
+    l.args[2] = view_in(0, 0, 10);
+    expect_accepted(&l, "add in place over a");
+    l.args[2] = view_in(0, 5, 10);
+    expect_rejected(&l, "y half over a");
+
+    /* byte argmax: a word per 4 outputs, windows of at most 255 */
+    memset(&l, 0, sizeof l);
+    l.kernel = RT_K_MAXPOOL_FWD;
+    l.nargs = 3;
+    int pool[13] = {3, 4, 4, 2, 2, 2, 2, 0, 0, 2, 3, 0, RT_ARGMAX_U8}; /* 3 planes of 2x3 outputs */
+    memcpy(l.params.i, pool, sizeof pool);
+    l.args[0] = view_in(0, 0, 48), l.args[1] = view_in(1, 0, 18), l.args[2] = view_in(2, 0, 5);
+    expect_accepted(&l, "maxpool with 18 byte argmax values in 5 words");
+    l.args[2] = view_in(2, 0, 4);
+    expect_rejected(&l, "byte argmax one word short");
+    l.params.i[12] = RT_ARGMAX_I32;
+    expect_rejected(&l, "int32 argmax in 4 words for 18 outputs");
+    l.args[2] = view_in(2, 0, 18);
+    expect_accepted(&l, "int32 argmax");
+    l.params.i[12] = 2;
+    expect_rejected(&l, "argmax format 2");
+    l.params.i[12] = RT_ARGMAX_U8, l.params.i[3] = 16, l.params.i[4] = 16, l.params.i[1] = 16, l.params.i[2] = 16;
+    l.params.i[9] = 1, l.params.i[10] = 1;
+    l.args[0] = view_in(0, 0, 3 * 256), l.args[1] = view_in(1, 0, 3), l.args[2] = view_in(2, 0, 1);
+    expect_rejected(&l, "byte argmax of a 16x16 window");
+    l.params.i[4] = 15;
+    expect_accepted(&l, "byte argmax of a 16x15 window");
+
+    l.kernel = RT_K_MAXPOOL_BWD; /* args: dy, argmax, dx */
+    l.params.i[11] = 1;
+    l.args[0] = view_in(1, 0, 3), l.args[1] = view_in(2, 0, 1), l.args[2] = view_in(0, 0, 3 * 256);
+    expect_accepted(&l, "maxpool backward with byte argmax, accum");
+}
+
 static void test_kernel_names(void **state)
 {
     (void)state;
@@ -289,6 +381,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_validate_gemm),
         cmocka_unit_test(test_validate_rejects_bad_launches),
+        cmocka_unit_test(test_validate_masks_and_aliasing),
         cmocka_unit_test(test_kernel_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

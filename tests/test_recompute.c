@@ -18,8 +18,9 @@
 static float xs[BATCH * 3 * 12 * 12];
 static int32_t ys[BATCH];
 
-/* conv -> bn -> relu -> maxpool -> conv -> bn -> relu6 -> (+ skip) ->
- * gap -> dropout -> linear -> CE */
+/* conv -> bn -> relu -> maxpool -> conv -> bn -> relu6 -> conv -> bn ->
+ * relu -> (+ skip) -> gap -> dropout -> linear -> CE: every op that can
+ * be recomputed */
 static vkt_graph *build(vkt_tensor *loss)
 {
     vkt_graph *g;
@@ -33,8 +34,30 @@ static vkt_graph *build(vkt_tensor *loss)
     h = vkt_max_pool2d(g, h, &mp);
     vkt_tensor r = vkt_activation_op(g, vkt_batch_norm(g, vkt_conv2d(g, h, &c, "c2"), 1e-5f, 0.1f, "bn2"),
                                      VKT_ACT_RELU6);
+    r = vkt_relu(g, vkt_batch_norm(g, vkt_conv2d(g, r, &c, "c3"), 1e-5f, 0.1f, "bn3"));
     h = vkt_dropout(g, vkt_global_avg_pool(g, vkt_add(g, h, r)), 0.25f);
     *loss = vkt_softmax_cross_entropy(g, vkt_linear(g, h, CLASSES, true, "fc"), y, 0.0f);
+    assert_int_equal(vkt_graph_status(g), VKT_OK);
+    return g;
+}
+
+/* conv -> bn -> relu blocks: each relu output is the next conv's input,
+ * kept for its weight gradient unless recomputed from the conv output
+ * that batch norm's backward keeps anyway. */
+static vkt_graph *build_chain(vkt_tensor *loss)
+{
+    vkt_graph *g;
+    assert_int_equal(vkt_graph_create(43, &g), VKT_OK);
+    int img[3] = {3, 12, 12};
+    vkt_tensor x = vkt_input(g, "x", VKT_F32, 3, img);
+    vkt_tensor y = vkt_input(g, "y", VKT_I32, 0, NULL);
+    vkt_conv2d_params c = {.out_channels = 8, .kernel_h = 3, .kernel_w = 3, .pad_h = 1, .pad_w = 1};
+    const char *names[3][2] = {{"c1", "bn1"}, {"c2", "bn2"}, {"c3", "bn3"}};
+    vkt_tensor h = x;
+    for (int b = 0; b < 3; b++)
+        h = vkt_activation_op(g, vkt_batch_norm(g, vkt_conv2d(g, h, &c, names[b][0]), 1e-5f, 0.1f, names[b][1]),
+                              b == 1 ? VKT_ACT_RELU6 : VKT_ACT_RELU);
+    *loss = vkt_softmax_cross_entropy(g, vkt_linear(g, vkt_global_avg_pool(g, h), CLASSES, true, "fc"), y, 0.0f);
     assert_int_equal(vkt_graph_status(g), VKT_OK);
     return g;
 }
@@ -49,21 +72,10 @@ static vkt_trainer *trainer(vkt_context *ctx, vkt_graph *g, vkt_tensor loss, boo
     return tr;
 }
 
-static void test_same_results_less_memory(void **state)
+/* Trains `a` plainly and `b` recomputing, 4 steps each, and checks the
+ * loss, weights and running statistics agree bit for bit. */
+static void train_both(vkt_trainer *keep, vkt_trainer *redo, vkt_graph *a, vkt_graph *b)
 {
-    (void)state;
-    vkt_context_options co = {"cpu", 2};
-    vkt_context *ctx;
-    assert_int_equal(vkt_context_create(&co, &ctx), VKT_OK);
-    vkt_tensor la, lb;
-    vkt_graph *a = build(&la), *b = build(&lb);
-    vkt_trainer *keep = trainer(ctx, a, la, false, false), *redo = trainer(ctx, b, lb, true, false);
-    const plan *pk = gh_training_plan(keep), *pr = gh_training_plan(redo);
-    assert_true(pr->arena_bytes < pk->arena_bytes);
-    assert_int_equal(gh_count_kernels(pr, RT_K_BN_TRAIN_FWD), 2); /* running statistics updated once */
-    assert_int_equal(gh_count_kernels(pr, RT_K_BN_EVAL_FWD), 2);   /* both batch norms recomputed */
-    assert_int_equal(gh_count_kernels(pk, RT_K_BN_EVAL_FWD), 0);
-    assert_true(gh_count_kernels(pr, RT_K_ACT_FWD) > gh_count_kernels(pk, RT_K_ACT_FWD));
     const void *in[2] = {xs, ys};
     for (int s = 0; s < 4; s++) {
         assert_int_equal(vkt_trainer_step(keep, in, BATCH), VKT_OK);
@@ -77,6 +89,50 @@ static void test_same_results_less_memory(void **state)
     vkt_trainer_sync_weights(redo);
     for (int i = 0; i < a->param_count; i++) /* weights and running statistics */
         assert_memory_equal(a->params[i].data, b->params[i].data, a->params[i].numel * 4);
+}
+
+static void test_chain_less_memory(void **state)
+{
+    (void)state;
+    vkt_context_options co = {"cpu", 2};
+    vkt_context *ctx;
+    assert_int_equal(vkt_context_create(&co, &ctx), VKT_OK);
+    vkt_tensor la, lb;
+    vkt_graph *a = build_chain(&la), *b = build_chain(&lb);
+    vkt_trainer *keep = trainer(ctx, a, la, false, false), *redo = trainer(ctx, b, lb, true, false);
+    const plan *pk = gh_training_plan(keep), *pr = gh_training_plan(redo);
+    assert_true(pr->arena_bytes < pk->arena_bytes); /* the recomputing plan won */
+    assert_int_equal(gh_count_kernels(pr, RT_K_BN_TRAIN_FWD), 3); /* running statistics updated once */
+    assert_true(gh_count_kernels(pr, RT_K_BN_EVAL_FWD) >= 2);
+    assert_int_equal(gh_count_kernels(pk, RT_K_BN_EVAL_FWD), 0);
+    train_both(keep, redo, a, b);
+    vkt_trainer_destroy(keep);
+    vkt_trainer_destroy(redo);
+    vkt_graph_destroy(a);
+    vkt_graph_destroy(b);
+    vkt_context_destroy(ctx);
+}
+
+/* The recompute emitters (batch norm, activations, pooling, dropout;
+ * add is the plain forward too) repeat their forward bit for bit, even where recomputing does
+ * not pay and the trainer would not choose it. */
+static void test_every_op_same_results(void **state)
+{
+    (void)state;
+    vkt_context_options co = {"cpu", 2};
+    vkt_context *ctx;
+    assert_int_equal(vkt_context_create(&co, &ctx), VKT_OK);
+    vkt_tensor la, lb;
+    vkt_graph *a = build(&la), *b = build(&lb);
+    vkt_trainer *keep = trainer(ctx, a, la, false, false), *redo = trainer(ctx, b, lb, true, false);
+    redo->force_recompute = true; /* before any plan is compiled */
+    const plan *pk = gh_training_plan(keep), *pr = gh_training_plan(redo);
+    assert_int_equal(gh_count_kernels(pr, RT_K_BN_TRAIN_FWD), 3);
+    assert_int_equal(gh_count_kernels(pr, RT_K_BN_EVAL_FWD), 3);
+    assert_true(gh_count_kernels(pr, RT_K_MAXPOOL_FWD) > gh_count_kernels(pk, RT_K_MAXPOOL_FWD));
+    assert_true(gh_count_kernels(pr, RT_K_DROPOUT_FWD) > gh_count_kernels(pk, RT_K_DROPOUT_FWD));
+    assert_true(gh_count_kernels(pr, RT_K_ACT_FWD) > gh_count_kernels(pk, RT_K_ACT_FWD));
+    train_both(keep, redo, a, b);
     vkt_trainer_destroy(keep);
     vkt_trainer_destroy(redo);
     vkt_graph_destroy(a);
@@ -119,7 +175,8 @@ int main(void)
     for (int i = 0; i < BATCH; i++)
         ys[i] = i % CLASSES;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_same_results_less_memory),
+        cmocka_unit_test(test_chain_less_memory),
+        cmocka_unit_test(test_every_op_same_results),
         cmocka_unit_test(test_with_fp16),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -170,17 +170,27 @@ static const pool_case pool_cases[] = {
 };
 #define N_POOL (sizeof pool_cases / sizeof pool_cases[0])
 
+/* The argmax format the max pool tests run with (i[12]): the *_bytes
+ * tests repeat them with the byte argmax. */
+static int g_format = RT_ARGMAX_I32;
+
+static size_t argmax_words(size_t yn)
+{
+    return g_format == RT_ARGMAX_U8 ? (yn + 3) / 4 : yn;
+}
+
 static void test_maxpool_fwd(void **state)
 {
     (void)state;
     for (size_t t = 0; t < N_POOL; t++) {
         size_t xn, yn;
         rt_params p = pool_params(&pool_cases[t], &xn, &yn);
+        p.i[12] = g_format;
         /* distinct values (so there is one argmax), and all negative so a
          * padded zero would win were padding considered */
         float *x = distinct_values(xn, 500 + (unsigned)t, -2, -1);
         int *stale = vkh_rand_int(yn, 3, 50);
-        vkh_arg args[3] = {{xn, false, x}, {yn, false, NULL}, {yn, true, stale}};
+        vkh_arg args[3] = {{xn, false, x}, {yn, false, NULL}, {argmax_words(yn), true, stale}};
         char label[64];
         snprintf(label, sizeof label, "maxpool_fwd case %zu", t);
         check(RT_K_MAXPOOL_FWD, &p, 3, args, 0, 0, label);
@@ -198,6 +208,7 @@ static void test_maxpool_fwd_ties_nan(void **state)
     for (size_t t = 0; t < N_POOL; t++) {
         size_t xn, yn;
         rt_params p = pool_params(&pool_cases[t], &xn, &yn);
+        p.i[12] = g_format;
         int *q = vkh_rand_int(xn, 600 + (unsigned)t, 4);
         float *x = malloc(xn * sizeof *x), *x2 = malloc(xn * sizeof *x2);
         for (size_t i = 0; i < xn; i++) {
@@ -211,7 +222,7 @@ static void test_maxpool_fwd_ties_nan(void **state)
                 x2[i] = INFINITY;
         }
         for (int v = 0; v < 2; v++) {
-            vkh_arg args[3] = {{xn, false, v ? x2 : x}, {yn, false, NULL}, {yn, true, NULL}};
+            vkh_arg args[3] = {{xn, false, v ? x2 : x}, {yn, false, NULL}, {argmax_words(yn), true, NULL}};
             char label[64];
             snprintf(label, sizeof label, "maxpool_fwd %s case %zu", v ? "nan/inf" : "ties", t);
             check(RT_K_MAXPOOL_FWD, &p, 3, args, 0, 0, label);
@@ -247,13 +258,13 @@ static void cpu_run(rt_kernel k, const rt_params *p, int nargs, const vkh_arg *a
         rt_buffer_destroy(be, bufs[a]);
 }
 
-/* argmax from MAXPOOL_FWD on the CPU backend (yn entries). */
+/* argmax from MAXPOOL_FWD on the CPU backend (argmax_words(yn) words). */
 static int *argmax_of(const rt_params *p, const float *x, size_t xn, size_t yn)
 {
     int *arg = malloc((yn ? yn : 1) * sizeof *arg);
     if (!yn)
         return arg;
-    vkh_arg args[3] = {{xn, false, x}, {yn, false, NULL}, {yn, true, NULL}};
+    vkh_arg args[3] = {{xn, false, x}, {yn, false, NULL}, {argmax_words(yn), true, NULL}};
     void *outs[3] = {NULL, NULL, arg};
     cpu_run(RT_K_MAXPOOL_FWD, p, 3, args, outs);
     return arg;
@@ -266,18 +277,23 @@ static void test_maxpool_bwd(void **state)
         for (int ties = 0; ties < 2; ties++) {
             size_t xn, yn;
             rt_params p = pool_params(&pool_cases[t], &xn, &yn);
+            p.i[12] = g_format;
             float *x = distinct_values(xn, 700 + (unsigned)t, -2, -1);
             if (ties) /* few levels: with overlapping windows, elements win several */
                 for (size_t i = 0; i < xn; i++)
                     x[i] = floorf(x[i] * 2.0f);
             int *arg = argmax_of(&p, x, xn, yn);
             size_t hw = (size_t)pool_cases[t].H * pool_cases[t].W;
+            uint8_t *bytes = (uint8_t *)arg;
             int minus_one = 0;
             for (size_t o = 0; o < yn; o++)
-                minus_one += arg[o] == -1;
+                minus_one += g_format == RT_ARGMAX_U8 ? bytes[o] == 255 : arg[o] == -1;
             if (pool_cases[t].OH == 5) /* the case with windows wholly outside */
                 assert_true(minus_one > 0);
-            if (ties && yn > 2) { /* argmax outside the plane contributes nothing */
+            if (ties && yn > 2 && g_format == RT_ARGMAX_U8) { /* naming nothing in the window */
+                bytes[yn / 2] = 254;
+                bytes[yn - 1] = (uint8_t)(pool_cases[t].KH * pool_cases[t].KW);
+            } else if (ties && yn > 2) { /* argmax outside the plane contributes nothing */
                 arg[yn / 2] = (int)hw + 3;
                 arg[yn - 1] = -7;
             }
@@ -285,7 +301,7 @@ static void test_maxpool_bwd(void **state)
             float *dx = vkh_rand(xn, 900 + (unsigned)t, -1, 1);
             for (int accum = 0; accum < 2; accum++) {
                 p.i[11] = accum;
-                vkh_arg args[3] = {{yn, false, dy}, {yn, true, arg}, {xn, false, dx}};
+                vkh_arg args[3] = {{yn, false, dy}, {argmax_words(yn), true, arg}, {xn, false, dx}};
                 char label[80];
                 snprintf(label, sizeof label, "maxpool_bwd case %zu%s accum %d", t, ties ? " ties" : "", accum);
                 check(RT_K_MAXPOOL_BWD, &p, 3, args, RTOL, ATOL, label);
@@ -439,6 +455,15 @@ static void test_gap_bwd(void **state)
     vkh_assert_no_validation_messages();
 }
 
+static void test_maxpool_bytes(void **state)
+{
+    g_format = RT_ARGMAX_U8;
+    test_maxpool_fwd(state);
+    test_maxpool_fwd_ties_nan(state);
+    test_maxpool_bwd(state);
+    g_format = RT_ARGMAX_I32;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -448,6 +473,7 @@ int main(void)
         cmocka_unit_test(test_maxpool_fwd),
         cmocka_unit_test(test_maxpool_fwd_ties_nan),
         cmocka_unit_test(test_maxpool_bwd),
+        cmocka_unit_test(test_maxpool_bytes),
         cmocka_unit_test(test_avgpool_fwd),
         cmocka_unit_test(test_avgpool_bwd),
         cmocka_unit_test(test_gap_fwd),

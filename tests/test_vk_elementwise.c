@@ -159,6 +159,109 @@ static void test_act_bwd(void **state)
     vkh_assert_no_validation_messages();
 }
 
+/* act_inputs without denormals: a device may flush them to zero (Vulkan
+ * allows it), which moves a mask bit, not just a value by FLT_MIN. */
+static float *mask_inputs(size_t n, unsigned seed)
+{
+    float *x = act_inputs(n, seed);
+    for (size_t i = 0; i < n; i++)
+        if (x[i] != 0 && fabsf(x[i]) < FLT_MIN)
+            x[i] = 0;
+    return x;
+}
+
+/* write_mask: y and every mask word (bits past count 0) as the CPU's. */
+static void test_act_fwd_mask(void **state)
+{
+    (void)state;
+    const size_t sizes[] = {1, 31, 32, 33, 4099, 200003};
+    for (int act = RT_ACT_RELU; act <= RT_ACT_RELU6; act++)
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+            size_t n = sizes[k], words = (n + 31) / 32;
+            float *x = mask_inputs(n, 80 + (unsigned)k);
+            int *junk = vkh_rand_int(words, 81, 1 << 30); /* every word must be written */
+            rt_params p = {{0}, {0}};
+            p.i[0] = (int)n, p.i[1] = act, p.i[2] = 1;
+            vkh_arg args[3] = {{n, false, x}, {n, false, NULL}, {words, true, junk}};
+            char label[64];
+            snprintf(label, sizeof label, "act_fwd %s write_mask n=%zu", act_names[act], n);
+            if (vkh_compare(RT_K_ACT_FWD, &p, 3, args, 0, 0, label) != 0)
+                fail_msg("%s", label);
+            free(x);
+            free(junk);
+        }
+    vkh_assert_no_validation_messages();
+}
+
+/* from_mask: any bits (those past count ignored), both accum modes. */
+static void test_act_bwd_mask(void **state)
+{
+    (void)state;
+    const size_t sizes[] = {1, 31, 32, 33, 4099, 200003};
+    for (int act = RT_ACT_RELU; act <= RT_ACT_RELU6; act++)
+        for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
+            for (int accum = 0; accum <= 1; accum++) {
+                size_t n = sizes[k], words = (n + 31) / 32;
+                int *mask = vkh_rand_int(words, 90 + (unsigned)k, 1 << 30);
+                for (size_t w = 0; w < words; w++)
+                    mask[w] = (int)((unsigned)mask[w] << 2 | (unsigned)(w & 3)); /* all 32 bits vary */
+                float *dy = vkh_rand(n, 91, -2, 2), *dx = vkh_rand(n, 92, -1, 1);
+                dy[0] = -0.0f; /* a masked-off -0 gives +0, a kept one -0 */
+                rt_params p = {{0}, {0}};
+                p.i[0] = (int)n, p.i[1] = act, p.i[2] = accum, p.i[3] = 1;
+                vkh_arg args[5] = {{0, false, NULL}, {0, false, NULL}, {n, false, dy}, {n, false, dx},
+                                   {words, true, mask}};
+                char label[80];
+                snprintf(label, sizeof label, "act_bwd %s from_mask n=%zu accum=%d", act_names[act], n, accum);
+                if (vkh_compare(RT_K_ACT_BWD, &p, 5, args, 0, 0, label) != 0)
+                    fail_msg("%s", label);
+                free(mask);
+                free(dy);
+                free(dx);
+            }
+    vkh_assert_no_validation_messages();
+}
+
+/* x and y one view: every activation, and ReLU/ReLU6 with a mask. */
+static void test_act_fwd_in_place(void **state)
+{
+    (void)state;
+    const size_t n = 4099, words = (n + 31) / 32;
+    const int shares[3] = {0, 1, 0};
+    for (int act = RT_ACT_RELU; act <= RT_ACT_TANH; act++)
+        for (int with_mask = 0; with_mask <= act_is_piecewise(act); with_mask++) {
+            float *x = with_mask ? mask_inputs(n, 100) : act_inputs(n, 100);
+            rt_params p = {{0}, {0}};
+            p.i[0] = (int)n, p.i[1] = act, p.i[2] = with_mask;
+            vkh_arg args[3] = {{n, false, x}, {0, false, NULL}, {with_mask ? words : 0, true, NULL}};
+            char label[64];
+            snprintf(label, sizeof label, "act_fwd %s in place%s", act_names[act], with_mask ? ", mask" : "");
+            double worst = act_is_piecewise(act)
+                               ? vkh_compare_shared(RT_K_ACT_FWD, &p, 3, args, shares, 0, FLT_MIN, label)
+                               : vkh_compare_shared(RT_K_ACT_FWD, &p, 3, args, shares, TRANS_RTOL, FWD_ATOL, label);
+            if (!(worst <= 1))
+                fail_msg("%s", label);
+            free(x);
+        }
+    vkh_assert_no_validation_messages();
+}
+
+static void test_add_in_place(void **state)
+{
+    (void)state;
+    const size_t n = 200003;
+    float *a = vkh_rand(n, 110, -1e3f, 1e3f), *b = vkh_rand(n, 111, -1, 1);
+    rt_params p = {{0}, {0}};
+    p.i[0] = (int)n;
+    vkh_arg args[3] = {{n, false, a}, {n, false, b}, {0, false, NULL}};
+    const int over_a[3] = {0, 0, 1}, over_b[3] = {0, 0, 2};
+    assert_true(vkh_compare_shared(RT_K_ADD, &p, 3, args, over_a, 0, 0, "add in place over a") == 0);
+    assert_true(vkh_compare_shared(RT_K_ADD, &p, 3, args, over_b, 0, 0, "add in place over b") == 0);
+    free(a);
+    free(b);
+    vkh_assert_no_validation_messages();
+}
+
 static void test_add(void **state)
 {
     (void)state;
@@ -475,7 +578,11 @@ int main(void)
         cmocka_unit_test(test_gather_scatter_rows),
         cmocka_unit_test(test_act_fwd_large),
         cmocka_unit_test(test_act_bwd),
+        cmocka_unit_test(test_act_fwd_mask),
+        cmocka_unit_test(test_act_bwd_mask),
+        cmocka_unit_test(test_act_fwd_in_place),
         cmocka_unit_test(test_add),
+        cmocka_unit_test(test_add_in_place),
         cmocka_unit_test(test_copy2d),
         cmocka_unit_test(test_bias_grad),
         cmocka_unit_test(test_bias_grad_nonfinite),

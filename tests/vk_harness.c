@@ -67,12 +67,23 @@ int *vkh_rand_int(size_t n, unsigned seed, int bound)
 }
 
 /* Run the launch on one backend; returns the final argument contents. */
-static float **run_on(rt_backend *be, rt_kernel k, const rt_params *p, int nargs, const vkh_arg *args)
+/* The argument whose buffer argument a uses. */
+static int owner(const int *shares, int a)
+{
+    return shares && shares[a] ? shares[a] - 1 : a;
+}
+
+static float **run_on(rt_backend *be, rt_kernel k, const rt_params *p, int nargs, const vkh_arg *args,
+                      const int *shares)
 {
     rt_buffer *bufs[RT_MAX_ARGS] = {0};
     rt_launch l = {.kernel = k, .nargs = nargs, .params = *p};
     float **out = calloc(RT_MAX_ARGS, sizeof *out);
     for (int a = 0; a < nargs; a++) {
+        if (owner(shares, a) != a) {
+            l.args[a] = l.args[owner(shares, a)];
+            continue;
+        }
         if (!args[a].count)
             continue;
         size_t bytes = (args[a].count + ARG_SKEW) * 4;
@@ -88,10 +99,11 @@ static float **run_on(rt_backend *be, rt_kernel k, const rt_params *p, int nargs
     if (rt_program_run(be, prog) != VKT_OK)
         fail_msg("%s: run: %s", be->ops->name, vkt_last_error());
     for (int a = 0; a < nargs; a++) {
-        if (!args[a].count)
+        int own = owner(shares, a);
+        if (!args[own].count)
             continue;
-        out[a] = malloc(args[a].count * 4);
-        rt_download(be, bufs[a], ARG_SKEW * 4, out[a], args[a].count * 4);
+        out[a] = malloc(args[own].count * 4);
+        rt_download(be, bufs[own], ARG_SKEW * 4, out[a], args[own].count * 4);
     }
     rt_program_destroy(be, prog);
     for (int a = 0; a < nargs; a++)
@@ -102,15 +114,21 @@ static float **run_on(rt_backend *be, rt_kernel k, const rt_params *p, int nargs
 double vkh_compare(rt_kernel k, const rt_params *p, int nargs, const vkh_arg *args, double rtol, double atol,
                    const char *label)
 {
+    return vkh_compare_shared(k, p, nargs, args, NULL, rtol, atol, label);
+}
+
+double vkh_compare_shared(rt_kernel k, const rt_params *p, int nargs, const vkh_arg *args, const int *shares,
+                          double rtol, double atol, const char *label)
+{
     rt_backend *vk = vkh_vulkan();
     if (!vk)
         fail_msg("%s: no Vulkan device", label);
-    float **want = run_on(vkh_cpu(), k, p, nargs, args);
-    float **got = run_on(vk, k, p, nargs, args);
+    float **want = run_on(vkh_cpu(), k, p, nargs, args, shares);
+    float **got = run_on(vk, k, p, nargs, args, shares);
     double worst = 0;
     int reported = 0;
     for (int a = 0; a < nargs; a++) {
-        for (size_t i = 0; i < args[a].count; i++) {
+        for (size_t i = 0; i < args[owner(shares, a)].count; i++) {
             double ratio;
             if (args[a].is_int)
                 ratio = memcmp(&want[a][i], &got[a][i], 4) == 0 ? 0 : INFINITY;

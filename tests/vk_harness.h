@@ -28,6 +28,12 @@ rt_backend *vkh_cpu(void);
 double vkh_compare(rt_kernel k, const rt_params *p, int nargs, const vkh_arg *args, double rtol, double atol,
                    const char *label);
 
+/* As vkh_compare, with arguments bound in place: shares[a] = k + 1 makes
+ * argument a the very view of argument k < a (its count and init are
+ * k's); 0 gives it its own buffer. */
+double vkh_compare_shared(rt_kernel k, const rt_params *p, int nargs, const vkh_arg *args, const int *shares,
+                          double rtol, double atol, const char *label);
+
 /* Fails the current cmocka test if the validation layer said anything. */
 void vkh_assert_no_validation_messages(void);
 

@@ -5,7 +5,11 @@
  * carries branch-free float approximations (exp, tanh, the normal CDF
  * behind exact GELU) that compile to SIMD code. Their polynomials are
  * minimax-style fits made for this file; each is accurate to a few ulp
- * over the whole float range, like libm. */
+ * over the whole float range, like libm.
+ *
+ * Forward may run in place (x == y) and, for ReLU and ReLU6, also write
+ * the one-bit derivative mask that backward can read instead of y: a
+ * thirty-second of y's memory kept across the step. */
 #include <stdint.h>
 #include <string.h>
 
@@ -85,17 +89,18 @@ static inline float normal_cdf(float x, float *pdf)
 typedef struct act_job {
     const float *x;
     float *y;
+    uint32_t *mask;
+    int64_t count;
     int act;
 } act_job;
 
-CPU_CLONES static void act_fwd_range(void *ctx, int64_t begin, int64_t end, int thread)
+/* y = act(x) over n elements. Inlined into callers that pass either two
+ * pointers that do not overlap or one pointer twice (in place): with the
+ * same pointer the compiler sees each element read before it is written
+ * and vectorises without an overlap check. */
+static inline __attribute__((always_inline)) void act_apply(int act, const float *x, float *y, int64_t n)
 {
-    (void)thread;
-    const act_job *j = ctx;
-    const float *restrict x = j->x + begin;
-    float *restrict y = j->y + begin;
-    int64_t n = end - begin;
-    switch (j->act) {
+    switch (act) {
     case RT_ACT_RELU: /* x < 0 (not x <= 0) lets NaN through, as torch */
         for (int64_t i = 0; i < n; i++)
             y[i] = x[i] < 0.0f ? 0.0f : x[i];
@@ -125,6 +130,84 @@ CPU_CLONES static void act_fwd_range(void *ctx, int64_t begin, int64_t end, int 
     }
 }
 
+CPU_CLONES static void act_fwd_elems(const act_job *j, int64_t begin, int64_t end)
+{
+    if (j->x == j->y) {
+        float *restrict v = j->y + begin;
+        act_apply(j->act, v, v, end - begin);
+    } else {
+        const float *restrict x = j->x + begin;
+        float *restrict y = j->y + begin;
+        act_apply(j->act, x, y, end - begin);
+    }
+}
+
+static void act_fwd_range(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    (void)thread;
+    act_fwd_elems(ctx, begin, end);
+}
+
+/* Mask word of n <= 32 outputs: bit j iff y[j] has derivative 1, by the
+ * rule act_derivative applies (NaN compares false). */
+static inline uint32_t mask_word(int act, const float *y, int n)
+{
+    uint32_t bits = 0;
+    if (act == RT_ACT_RELU)
+        for (int j = 0; j < n; j++)
+            bits |= (uint32_t)(y[j] > 0.0f) << j;
+    else
+        for (int j = 0; j < n; j++)
+            bits |= (uint32_t)((y[j] > 0.0f) & (y[j] < 6.0f)) << j;
+    return bits;
+}
+
+#if CPU_HAVE_AVX512
+/* ReLU / ReLU6 and their mask in one pass over whole words, with the
+ * scalar code's selects (NaN and -0 pass through) and compares. Each
+ * vector is loaded before it is stored, so x may be y. */
+CPU_TARGET_AVX512 static void piecewise_words_avx512(int act, const float *x, float *y, uint32_t *mask, int64_t words)
+{
+    const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
+    for (int64_t k = 0; k < words; k++) {
+        uint32_t bits = 0;
+        for (int h = 0; h < 2; h++) {
+            __m512 v = _mm512_loadu_ps(x + 32 * k + 16 * h);
+            v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), zero);
+            __mmask16 on = _mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ);
+            if (act == RT_ACT_RELU6) {
+                v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, six, _CMP_GT_OQ), six);
+                on &= _mm512_cmp_ps_mask(v, six, _CMP_LT_OQ);
+            }
+            _mm512_storeu_ps(y + 32 * k + 16 * h, v);
+            bits |= (uint32_t)on << (16 * h);
+        }
+        mask[k] = bits;
+    }
+}
+#endif
+
+/* Mask mode: work items are mask words, so every word is built by one
+ * thread from the outputs it writes. */
+static void act_fwd_mask_range(void *ctx, int64_t wbegin, int64_t wend, int thread)
+{
+    (void)thread;
+    const act_job *j = ctx;
+    int64_t begin = 32 * wbegin, end = 32 * wend < j->count ? 32 * wend : j->count;
+    int64_t k = 0; /* words done */
+#if CPU_HAVE_AVX512
+    if (cpu_simd_avx512()) {
+        k = (end - begin) / 32; /* whole words; the last may be partial */
+        piecewise_words_avx512(j->act, j->x + begin, j->y + begin, j->mask + wbegin, k);
+    }
+#endif
+    act_fwd_elems(j, begin + 32 * k, end);
+    for (; k < wend - wbegin; k++) {
+        int64_t at = begin + 32 * k;
+        j->mask[wbegin + k] = mask_word(j->act, j->y + at, (int)(end - at < 32 ? end - at : 32));
+    }
+}
+
 static int64_t act_grain(int act)
 {
     return act == RT_ACT_RELU || act == RT_ACT_RELU6 ? GRAIN_CHEAP : GRAIN_TRANSCENDENTAL;
@@ -132,8 +215,11 @@ static int64_t act_grain(int act)
 
 void cpu_act_fwd(const cpu_kernel_args *a)
 {
-    act_job j = {a->args[0], a->args[1], a->p->i[1]};
-    cpu_parallel_for(a->pool, a->p->i[0], act_grain(j.act), act_fwd_range, &j);
+    act_job j = {a->args[0], a->args[1], a->args[2], a->p->i[0], a->p->i[1]};
+    if (a->p->i[2])
+        cpu_parallel_for(a->pool, (j.count + 31) / 32, GRAIN_CHEAP / 32, act_fwd_mask_range, &j);
+    else
+        cpu_parallel_for(a->pool, j.count, act_grain(j.act), act_fwd_range, &j);
 }
 
 /* ---- backward ---- */
@@ -141,6 +227,8 @@ void cpu_act_fwd(const cpu_kernel_args *a)
 typedef struct act_bwd_job {
     const float *x, *y, *dy;
     float *dx;
+    const uint32_t *mask;
+    int64_t count;
     int act, accum;
 } act_bwd_job;
 
@@ -211,8 +299,37 @@ CPU_CLONES static void act_bwd_range(void *ctx, int64_t begin, int64_t end, int 
     }
 }
 
+/* From the mask: words [wbegin, wend), dx (+)= bit ? dy : +0, the value
+ * select_f gives when reading y. */
+CPU_CLONES static void act_bwd_mask_range(void *ctx, int64_t wbegin, int64_t wend, int thread)
+{
+    (void)thread;
+    const act_bwd_job *j = ctx;
+    for (int64_t k = wbegin; k < wend; k++) {
+        int64_t at = 32 * k;
+        int n = j->count - at < 32 ? (int)(j->count - at) : 32;
+        uint32_t m = j->mask[k];
+        const float *restrict dy = j->dy + at;
+        float *restrict dx = j->dx + at;
+        if (n == 32 && j->accum)
+            for (int i = 0; i < 32; i++)
+                dx[i] += select_f((int)((m >> i) & 1u), dy[i], 0.0f);
+        else if (n == 32)
+            for (int i = 0; i < 32; i++)
+                dx[i] = select_f((int)((m >> i) & 1u), dy[i], 0.0f);
+        else
+            for (int i = 0; i < n; i++) {
+                float g = select_f((int)((m >> i) & 1u), dy[i], 0.0f);
+                dx[i] = j->accum ? dx[i] + g : g;
+            }
+    }
+}
+
 void cpu_act_bwd(const cpu_kernel_args *a)
 {
-    act_bwd_job j = {a->args[0], a->args[1], a->args[2], a->args[3], a->p->i[1], a->p->i[2]};
-    cpu_parallel_for(a->pool, a->p->i[0], act_grain(j.act), act_bwd_range, &j);
+    act_bwd_job j = {a->args[0], a->args[1], a->args[2], a->args[3], a->args[4], a->p->i[0], a->p->i[1], a->p->i[2]};
+    if (a->p->i[3])
+        cpu_parallel_for(a->pool, (j.count + 31) / 32, GRAIN_CHEAP / 32, act_bwd_mask_range, &j);
+    else
+        cpu_parallel_for(a->pool, j.count, act_grain(j.act), act_bwd_range, &j);
 }

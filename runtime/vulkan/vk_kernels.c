@@ -5,7 +5,9 @@
  *             returns for item_index() >= n.
  *   ROWS(r):  one workgroup per row (reductions: shaders/reduce.glsl); the
  *             shader returns for group_index() >= r.
- *   ITEMS((count+1)/2) for the fp16 conversions: one thread per word.
+ *   ITEMS((count+1)/2) for the fp16 conversions: one thread per word;
+ *             likewise a thread per word for the ReLU mask (32 elements)
+ *             and the byte argmax (4 outputs).
  *   GEMM:     64x64 output tiles: (ceil(N/64), ceil(M/64), batch or 1).
  * Grids over 65535 groups are folded into 2-D (see shaders/common.glsl). */
 #include "vk_backend.h"
@@ -50,6 +52,9 @@ ITEMS(grid_im2col, u(i[0]) * u(i[1]) * u(i[4]) * u(i[5]) * u(i[12]) * u(i[13]))
 ITEMS(grid_col2im, u(i[0]) * u(i[1]) * u(i[2]) * u(i[3]))
 ITEMS(grid_copy2d, u(i[0]) * u(i[1]))
 ROWS(grid_bias_grad, u(i[1]))
+/* A thread per mask word with write_mask, per argmax word with bytes. */
+ITEMS(grid_act_fwd, i[2] ? ceil_div(u(i[0]), 32) : u(i[0]))
+ITEMS(grid_maxpool_fwd, i[12] ? ceil_div(u(i[0]) * u(i[9]) * u(i[10]), 4) : u(i[0]) * u(i[9]) * u(i[10]))
 ITEMS(grid_pool_out, u(i[0]) * u(i[9]) * u(i[10]))
 ITEMS(grid_pool_in, u(i[0]) * u(i[1]) * u(i[2]))
 ROWS(grid_gap_fwd, u(i[0]))
@@ -89,14 +94,14 @@ static const vk_kernel_info kernel_table[RT_K_COUNT] = {
     K(RT_K_GEMM, gemm, 256, grid_gemm),
     K(RT_K_IM2COL, im2col, 128, grid_im2col),
     K(RT_K_COL2IM, col2im, 128, grid_col2im),
-    K(RT_K_ACT_FWD, act_fwd, 128, grid_count),
+    K(RT_K_ACT_FWD, act_fwd, 128, grid_act_fwd),
     K(RT_K_ACT_BWD, act_bwd, 128, grid_count),
     K(RT_K_ADD, add, 128, grid_count),
     K(RT_K_COPY, copy, 128, grid_count),
     K(RT_K_COPY2D, copy2d, 128, grid_copy2d),
     K(RT_K_FILL, fill, 128, grid_count),
     KSG(RT_K_BIAS_GRAD, bias_grad, 128, grid_bias_grad),
-    K(RT_K_MAXPOOL_FWD, maxpool_fwd, 128, grid_pool_out),
+    K(RT_K_MAXPOOL_FWD, maxpool_fwd, 128, grid_maxpool_fwd),
     K(RT_K_MAXPOOL_BWD, maxpool_bwd, 128, grid_pool_in),
     K(RT_K_AVGPOOL_FWD, avgpool_fwd, 128, grid_pool_out),
     K(RT_K_AVGPOOL_BWD, avgpool_bwd, 128, grid_pool_in),

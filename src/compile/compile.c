@@ -75,6 +75,7 @@ vkt_status compile_plan(plan *pl, const compile_request *req)
         return st;
     pl->param_rows = req->param_rows;
     pl->arena_grads = req->training && req->optimizer && !(req->optimizer->clip_grad_norm > 0);
+    pl->plain_memory = req->plain_memory;
     mark_gradients(pl, req->loss, req->input_grads);
     if (req->training && req->recompute && pl->error == VKT_OK)
         pl->error = mark_recompute(pl, req->loss);
@@ -110,6 +111,8 @@ vkt_status compile_plan(plan *pl, const compile_request *req)
         if (req->optimizer && !pl->arena_grads)
             optimizer_emit(pl, req->optimizer); /* clipping needs every gradient first */
     }
+    if (req->training && !req->plain_memory && pl->error == VKT_OK)
+        pl->error = plan_relu_masks(pl, forward_end);
     if (req->training && req->fp16_activations && pl->error == VKT_OK)
         pl->error = plan_store_half(pl, forward_end);
     /* Results read after the run must not share memory with anything
@@ -121,6 +124,8 @@ vkt_status compile_plan(plan *pl, const compile_request *req)
     }
     if (req->probe >= 0 && pl->error == VKT_OK)
         pl->slots[ec_value(pl, req->probe)].last_use = pl->launch_count;
+    if (!req->plain_memory && pl->error == VKT_OK)
+        plan_in_place(pl); /* lifetimes are final */
     if (pl->error == VKT_OK)
         plan_memory(pl);
     return pl->error;

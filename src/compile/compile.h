@@ -21,6 +21,8 @@ typedef struct compile_request {
     bool fp16_activations; /* training plans: saved activations in fp16 */
     const int *param_rows; /* per param: rows trained (sparse update), 0 = all; NULL: all */
     bool recompute;        /* training plans: recompute cheap layers' outputs in backward */
+    bool plain_memory;   /* debug: no ReLU masks, byte argmax or in-place
+                            outputs, to compare a plan against */
 } compile_request;
 
 vkt_status compile_plan(plan *pl, const compile_request *req);

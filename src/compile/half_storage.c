@@ -55,20 +55,6 @@ static int find_values(plan *pl, int forward_end, half_value *out)
     return count;
 }
 
-static int new_slot(plan *pl, size_t bytes)
-{
-    if (pl->slot_count == pl->slot_cap) {
-        int cap = pl->slot_cap * 2 + 16;
-        slot *ns = realloc(pl->slots, (size_t)cap * sizeof *ns);
-        if (!ns)
-            return -1;
-        pl->slots = ns;
-        pl->slot_cap = cap;
-    }
-    pl->slots[pl->slot_count] = (slot){SLOT_ARENA, bytes, -1, 0, -1, -1};
-    return pl->slot_count++;
-}
-
 static plan_launch convert_launch(rt_kernel k, int src, int dst, size_t count)
 {
     plan_launch l;
@@ -93,8 +79,8 @@ vkt_status plan_store_half(plan *pl, int forward_end)
     vkt_status st = out ? VKT_OK : rt_error(VKT_ERR_NO_MEMORY, "out of memory planning");
     for (int v = 0; st == VKT_OK && v < n; v++) {
         size_t count = pl->slots[vals[v].slot].bytes / 4;
-        vals[v].half_slot = new_slot(pl, (count + 1) / 2 * 4);
-        vals[v].copy_slot = new_slot(pl, count * 4);
+        vals[v].half_slot = plan_add_arena_slot(pl, (count + 1) / 2 * 4);
+        vals[v].copy_slot = plan_add_arena_slot(pl, count * 4);
         if (vals[v].half_slot < 0 || vals[v].copy_slot < 0)
             st = rt_error(VKT_ERR_NO_MEMORY, "out of memory planning");
     }
@@ -121,18 +107,7 @@ vkt_status plan_store_half(plan *pl, int forward_end)
         pl->launches = out;
         pl->launch_count = pl->launch_cap = m;
         out = NULL;
-        /* Lifetimes changed: recompute them from the new launch list. */
-        for (int s = 0; s < pl->slot_count; s++)
-            pl->slots[s].first_use = pl->slots[s].last_use = -1;
-        for (int i = 0; i < m; i++)
-            for (int a = 0; a < pl->launches[i].nargs; a++) {
-                int s = pl->launches[i].args[a].slot;
-                if (s < 0)
-                    continue;
-                if (pl->slots[s].first_use < 0)
-                    pl->slots[s].first_use = i;
-                pl->slots[s].last_use = i;
-            }
+        plan_recompute_lifetimes(pl); /* from the new launch list */
     }
     free(out);
     free(vals);

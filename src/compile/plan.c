@@ -1,5 +1,5 @@
-/* Plan building blocks: slots, launches, liveness memory planning, and
- * turning a plan into a backend program. */
+/* Plan building blocks: slots, launches, and turning a plan into a
+ * backend program (memory placement is in placement.c). */
 #include "plan.h"
 
 #include <stdint.h>
@@ -7,15 +7,6 @@
 #include <string.h>
 
 #include "runtime/rt_error.h"
-
-/* Arena slots are aligned so any view can be bound as a storage buffer
- * (minStorageBufferOffsetAlignment is at most 256 on real devices). */
-#define ARENA_ALIGN 256
-
-static size_t align_up(size_t x, size_t a)
-{
-    return (x + a - 1) / a * a;
-}
 
 vkt_status plan_init(plan *pl, const vkt_graph *g, int batch, bool training, const bool *trainable)
 {
@@ -91,8 +82,28 @@ static int add_slot(emit_ctx *e, slot_kind kind, size_t bytes, int index)
         e->slots = s;
         e->slot_cap = cap;
     }
-    e->slots[e->slot_count] = (slot){kind, bytes, index, 0, -1, -1};
+    e->slots[e->slot_count] = (slot){kind, bytes, index, 0, -1, -1, -1};
     return e->slot_count++;
+}
+
+int plan_add_arena_slot(plan *pl, size_t bytes)
+{
+    return add_slot(pl, SLOT_ARENA, bytes, -1);
+}
+
+void plan_recompute_lifetimes(plan *pl)
+{
+    for (int s = 0; s < pl->slot_count; s++)
+        pl->slots[s].first_use = pl->slots[s].last_use = -1;
+    for (int i = 0; i < pl->launch_count; i++)
+        for (int a = 0; a < pl->launches[i].nargs; a++) {
+            int s = pl->launches[i].args[a].slot;
+            if (s < 0)
+                continue;
+            if (pl->slots[s].first_use < 0)
+                pl->slots[s].first_use = i;
+            pl->slots[s].last_use = i;
+        }
 }
 
 static int root_of(const emit_ctx *e, int id)
@@ -202,6 +213,11 @@ bool ec_training(const emit_ctx *e)
     return e->training;
 }
 
+bool ec_compact_saved(const emit_ctx *e)
+{
+    return !e->plain_memory;
+}
+
 bool ec_runs_backward(const emit_ctx *e, int id)
 {
     return e->runs_backward[id];
@@ -254,76 +270,6 @@ void ec_emit(emit_ctx *e, rt_kernel k, const rt_params *p, int nargs, const int 
     for (int i = 0; i < nargs && i < RT_MAX_ARGS; i++)
         args[i] = (plan_arg){slots[i], 0, 0};
     ec_emit_args(e, k, p, nargs, args);
-}
-
-/* Liveness placement: slots sorted by size (largest first) each take the
- * lowest offset that does not collide with an already placed slot whose
- * lifetime overlaps. Simple, deterministic, and close to optimal for the
- * chain-like graphs of small networks. */
-typedef struct placed {
-    size_t offset, end;
-    int first, last;
-} placed;
-
-static int by_size_desc(const void *a, const void *b, void *ctx)
-{
-    const slot *s = ctx;
-    int ia = *(const int *)a, ib = *(const int *)b;
-    if (s[ia].bytes != s[ib].bytes)
-        return s[ia].bytes < s[ib].bytes ? 1 : -1;
-    return ia - ib;
-}
-
-static int by_offset(const void *a, const void *b)
-{
-    const placed *pa = a, *pb = b;
-    return pa->offset < pb->offset ? -1 : pa->offset > pb->offset;
-}
-
-void plan_memory(plan *pl)
-{
-    int n = pl->slot_count;
-    int *order = malloc(((size_t)n + 1) * sizeof *order);
-    placed *done = malloc(((size_t)n + 1) * sizeof *done);
-    placed *live = malloc(((size_t)n + 1) * sizeof *live);
-    if (!order || !done || !live) {
-        free(order);
-        free(done);
-        free(live);
-        ec_fail(pl, rt_error(VKT_ERR_NO_MEMORY, "out of memory planning"));
-        return;
-    }
-    int count = 0;
-    for (int i = 0; i < n; i++)
-        if (pl->slots[i].kind == SLOT_ARENA && pl->slots[i].first_use >= 0)
-            order[count++] = i;
-    qsort_r(order, (size_t)count, sizeof *order, by_size_desc, pl->slots);
-    int ndone = 0;
-    size_t total = 0;
-    for (int k = 0; k < count; k++) {
-        slot *s = &pl->slots[order[k]];
-        size_t bytes = align_up(s->bytes ? s->bytes : 4, ARENA_ALIGN);
-        int nlive = 0;
-        for (int j = 0; j < ndone; j++)
-            if (done[j].first <= s->last_use && s->first_use <= done[j].last)
-                live[nlive++] = done[j];
-        qsort(live, (size_t)nlive, sizeof *live, by_offset);
-        size_t off = 0;
-        for (int j = 0; j < nlive; j++) {
-            if (off + bytes <= live[j].offset)
-                break;
-            if (live[j].end > off)
-                off = live[j].end;
-        }
-        s->offset = off;
-        done[ndone++] = (placed){off, off + bytes, s->first_use, s->last_use};
-        if (off + bytes > total)
-            total = off + bytes;
-    }
-    pl->arena_bytes = total;
-    free(order);
-    free(done);
-    free(live);
 }
 
 static vkt_status slot_view(const plan *pl, const plan_bindings *b, int si, rt_view *v)

@@ -34,6 +34,8 @@ typedef struct slot {
                        holds (early updates), else -1              */
     size_t offset;  /* arena offset once planned                     */
     int first_use, last_use; /* launch indices (arena slots)         */
+    int shares;     /* arena slot whose memory this one reuses from its
+                       first use on (in place, in_place.c); -1: none  */
 } slot;
 
 /* A launch argument: a byte range of a slot (bytes 0: to the slot's end). */
@@ -99,6 +101,7 @@ typedef struct plan {
     int *param_grad_slot;     /* per param */
     bool *param_grad_written; /* per param */
     int scalars_slot;
+    bool plain_memory;  /* no byte argmax, masks or in-place (compile_request) */
     vkt_status error;
 
     size_t arena_bytes;
@@ -135,6 +138,8 @@ int ec_temp(emit_ctx *e, size_t bytes);
 int ec_saved(emit_ctx *e, int node_id, int tag, size_t bytes);
 int ec_scalars(emit_ctx *e);
 bool ec_training(const emit_ctx *e);
+/* Whether saved tensors may take their compact forms (byte argmax). */
+bool ec_compact_saved(const emit_ctx *e);
 bool ec_runs_backward(const emit_ctx *e, int node_id);
 int ec_batch(const emit_ctx *e);
 /* Give node `alias` the same value slot as node `target` (reshape,
@@ -165,7 +170,21 @@ void plan_free(plan *pl, rt_backend *be);
  * between the two (half_storage.c); forward_end is the index of the
  * first backward launch. */
 vkt_status plan_store_half(plan *pl, int forward_end);
-/* Give arena slots offsets by liveness; sets arena_bytes. */
+/* ReLU and ReLU6 backward read a one-bit derivative mask that forward
+ * writes, instead of the output, when no other backward launch reads
+ * that output (relu_mask.c); forward_end as for plan_store_half. */
+vkt_status plan_relu_masks(plan *pl, int forward_end);
+/* Elementwise outputs (activations, add) take the memory of an arena
+ * input whose last use is that launch (in_place.c). Run it once
+ * lifetimes are final. */
+void plan_in_place(plan *pl);
+/* A new arena slot (lifetime from the launches that use it), or -1
+ * with pl->error set. */
+int plan_add_arena_slot(plan *pl, size_t bytes);
+/* Recompute every slot's first and last use from the launch list. */
+void plan_recompute_lifetimes(plan *pl);
+/* Give arena slots offsets by liveness (a slot that shares another's
+ * memory takes its offset); sets arena_bytes. */
 void plan_memory(plan *pl);
 /* Resolve slots to views and create the backend program. */
 vkt_status plan_build_program(plan *pl, rt_backend *be, const plan_bindings *b);

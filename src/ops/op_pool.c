@@ -1,6 +1,7 @@
 /* 2-D max and average pooling (torch.nn.MaxPool2d / AvgPool2d, floor
  * mode) and global average pooling. Max pooling keeps the argmax of each
- * window for backward instead of the input. */
+ * window for backward instead of the input: one byte per output (the
+ * winner's place in its window) for windows of up to 255 elements. */
 #include "ops.h"
 
 enum { A_H, A_W, A_KH, A_KW, A_SH, A_SW, A_PH, A_PW, A_INCLUDE_PAD };
@@ -57,10 +58,20 @@ static rt_params pool_params(emit_ctx *e, const node *n)
     return p;
 }
 
+/* The argmax format: a byte per output (its index in the window) when
+ * windows are small enough, else the int32 index in the plane. */
+static int argmax_format(emit_ctx *e, const node *n)
+{
+    bool small = n->iattr[A_KH] * n->iattr[A_KW] <= RT_ARGMAX_U8_MAX_WINDOW;
+    return small && ec_compact_saved(e) ? RT_ARGMAX_U8 : RT_ARGMAX_I32;
+}
+
 static void maxpool_forward(emit_ctx *e, const node *n, int id)
 {
     rt_params p = pool_params(e, n);
-    size_t bytes = (size_t)ec_batch(e) * n->numel * 4;
+    p.i[12] = argmax_format(e, n);
+    size_t outputs = (size_t)ec_batch(e) * n->numel;
+    size_t bytes = p.i[12] == RT_ARGMAX_U8 ? (outputs + 3) / 4 * 4 : outputs * 4;
     int argmax = ec_runs_backward(e, id) ? ec_saved(e, id, SAVED_ARGMAX, bytes) : ec_temp(e, bytes);
     int slots[3] = {ec_value(e, n->inputs[0]), ec_value(e, id), argmax};
     ec_emit(e, RT_K_MAXPOOL_FWD, &p, 3, slots);
@@ -71,6 +82,7 @@ static void maxpool_backward(emit_ctx *e, const node *n, int id)
     if (!ec_needs_grad(e, n->inputs[0]))
         return;
     rt_params p = pool_params(e, n);
+    p.i[12] = argmax_format(e, n);
     int acc;
     int dy = ec_grad(e, id, &acc);
     int dx = ec_grad(e, n->inputs[0], &acc);

@@ -272,7 +272,7 @@ static vkt_status get_plan(vkt_trainer *tr, int batch, bool training, plan **out
         c->used = false;
     }
     compile_request req = {tr->graph, tr->loss, batch, training, tr->trainable, &tr->opt, false, -1,
-                           tr->fp16_activations, tr->rows.rows_k, tr->recompute && training};
+                           tr->fp16_activations, tr->rows.rows_k, tr->recompute && training, tr->plain_memory};
     vkt_status st = compile_plan(&c->pl, &req);
     if (st == VKT_OK && req.recompute) {
         /* Recomputation pays only where the recomputed values' inputs
@@ -281,7 +281,7 @@ static vkt_status get_plan(vkt_trainer *tr, int batch, bool training, plan **out
         plan keep;
         req.recompute = false;
         st = compile_plan(&keep, &req);
-        if (st == VKT_OK && keep.arena_bytes <= c->pl.arena_bytes) {
+        if (st == VKT_OK && keep.arena_bytes <= c->pl.arena_bytes && !tr->force_recompute) {
             plan_free(&c->pl, NULL);
             c->pl = keep;
         } else {

@@ -45,6 +45,8 @@ struct vkt_trainer {
     bool recoverable;
     bool fp16_activations;
     bool recompute;
+    bool plain_memory;     /* debug (tests): plans without activation savings */
+    bool force_recompute;  /* debug (tests): use the recomputing plan even if larger */
     bool device_failed;    /* a step hit VKT_ERR_DEVICE: migrate first */
     void *snap_params, *snap_opt; /* state after step snap_step */
     int64_t snap_step, snap_counter_steps;
