@@ -66,8 +66,9 @@ typedef struct vkt_step_profile {
  * totals. Up to `max_ops` entries of `ops` get the nodes that launched
  * anything, in graph order; *op_count (if not NULL) gets how many such
  * nodes there are, which may exceed max_ops (ops may be NULL when
- * max_ops is 0). On failure nothing is counted as a step, except a
- * device failure, handled as by vkt_trainer_step. */
+ * max_ops is 0). A failed call counts no step; a device failure leaves
+ * the trainer as a failed vkt_trainer_step does (see
+ * vkt_trainer_migrate). */
 vkt_status vkt_trainer_profile_step(vkt_trainer *tr, const void *const *inputs, int count, vkt_step_profile *summary,
                                     vkt_op_time *ops, int max_ops, int *op_count);
 

@@ -74,12 +74,12 @@ void bench_print_ops(const bench_result *r)
         return;
     printf("\n   per node: %s, %s on %s (median ms of the profiled steps; %% of all launch time %.2f ms)\n",
            model_name(r->model), r->policy, r->device->id, r->launch_total.median);
-    printf("   %5s  %-16s %-24s %9s %9s %9s %9s %6s\n", "node", "op", "name", "fwd", "bwd", "opt", "launches", "%");
+    printf("   %5s  %-21s %-24s %9s %9s %9s %9s %6s\n", "node", "op", "name", "fwd", "bwd", "opt", "launches", "%");
     for (int i = 0; i < r->op_count; i++) {
         const bench_op *op = &r->ops[i];
         double sum = op->forward.median + op->backward.median + op->optimizer.median;
         double share = r->launch_total.median > 0 ? 100.0 * sum / r->launch_total.median : 0;
-        printf("   %5d  %-16s %-24s %9.3f %9.3f %9.3f %9d %5.1f%%\n", op->node, op->op, op->name[0] ? op->name : "-",
+        printf("   %5d  %-21s %-24s %9.3f %9.3f %9.3f %9d %5.1f%%\n", op->node, op->op, op->name[0] ? op->name : "-",
                op->forward.median, op->backward.median, op->optimizer.median, op->launches, share);
     }
     printf("\n");
