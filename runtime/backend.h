@@ -58,6 +58,12 @@ typedef struct rt_backend_ops {
     void (*program_destroy)(rt_backend *be, rt_program *prog);
     /* Runs a program to completion (or queues it: downloads wait). */
     vkt_status (*program_run)(rt_backend *be, rt_program *prog);
+    /* Runs a program to completion once with a timer around every launch
+     * and writes each launch's duration in nanoseconds to launch_ns (as
+     * many entries as the program has launches). Slower to issue than
+     * program_run and kept apart from it: program_run does no timing.
+     * VKT_ERR_UNSUPPORTED when the device cannot time launches. */
+    vkt_status (*program_profile)(rt_backend *be, rt_program *prog, uint64_t *launch_ns);
     vkt_status (*set_threads)(rt_backend *be, int threads);
 } rt_backend_ops;
 
@@ -67,8 +73,12 @@ struct rt_backend {
     int threads;
 };
 
+struct vkt_device_info;
+
 /* Backends. */
 vkt_status rt_cpu_backend_create(int threads, rt_backend **out);
+/* Instruction set the CPU backend's GEMM runs ("avx512", "avx2", "generic"). */
+const char *rt_cpu_isa(void);
 /* device_index < 0: the best device (discrete > integrated > virtual >
  * CPU). validation: enable the Khronos layer and count its messages. */
 vkt_status rt_vulkan_backend_create(int device_index, bool validation, rt_backend **out);
@@ -96,7 +106,10 @@ bool rt_vulkan_pipeline_cache_loaded(const rt_backend *be);
 bool rt_vulkan_has_gpu(void);
 /* false for a CPU-type Vulkan device such as lavapipe. */
 bool rt_vulkan_is_gpu(const rt_backend *be);
-struct vkt_device_info;
+/* The open device, as rt_vulkan_list_devices describes it. */
+void rt_vulkan_describe(const rt_backend *be, struct vkt_device_info *out);
+/* Whether program_profile can time launches (the queue writes timestamps). */
+bool rt_vulkan_can_time(const rt_backend *be);
 vkt_status rt_vulkan_list_devices(struct vkt_device_info *out, int max, int *count);
 
 /* Checks a launch against the kernel's argument rules (view bounds,
@@ -133,6 +146,10 @@ static inline void rt_program_destroy(rt_backend *be, rt_program *p)
 static inline vkt_status rt_program_run(rt_backend *be, rt_program *p)
 {
     return be->ops->program_run(be, p);
+}
+static inline vkt_status rt_program_profile(rt_backend *be, rt_program *p, uint64_t *launch_ns)
+{
+    return be->ops->program_profile(be, p, launch_ns);
 }
 static inline void rt_backend_destroy(rt_backend *be)
 {

@@ -14,11 +14,13 @@ static int online_cores(void)
     return n < 1 ? 1 : (n > 64 ? 64 : (int)n);
 }
 
+#ifdef VKT_HAVE_VULKAN
 static bool validation_requested(void)
 {
     const char *v = getenv("VKT_VULKAN_VALIDATION");
     return v && *v && strcmp(v, "0") != 0;
 }
+#endif
 
 /* Parse "vulkan" or "vulkan:N"; returns the index (-1: best) or -2. */
 static int vulkan_index(const char *device)

@@ -60,6 +60,24 @@ typedef struct vkt_device_info {
  * Vulkan loader *count is 0 and the status VKT_ERR_UNSUPPORTED. */
 vkt_status vkt_list_devices(vkt_device_info *out, int max, int *count);
 
+/* What a context runs on, for reports and benchmarks. */
+typedef struct vkt_context_info {
+    char backend[16];     /* "cpu" or "vulkan"                              */
+    int threads;          /* CPU worker threads (vkt_context_threads)       */
+    /* CPU backend: the instruction set its GEMM kernels use ("avx512",
+     * "avx2" or "generic"); "" on Vulkan. */
+    char cpu_isa[16];
+    /* Vulkan: the device in use as vkt_list_devices describes it (its
+     * index included); zeroed on the CPU. */
+    bool has_device;
+    vkt_device_info device;
+    bool fp16_storage;    /* Vulkan: 16-bit storage in use (detected, and
+                             not turned off by a quirk)                     */
+    bool launch_timing;   /* vkt_trainer_profile_step can time launches     */
+} vkt_context_info;
+
+vkt_status vkt_context_get_info(const vkt_context *ctx, vkt_context_info *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,6 +5,7 @@
 #include "context.h"
 #include "data.h"
 #include "graph.h"
+#include "profile.h"
 #include "status.h"
 #include "trainer.h"
 #include "update.h"

@@ -2,6 +2,7 @@
  * resolved kernel calls run in order on the thread pool. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../backend.h"
 #include "../rt_error.h"
@@ -154,6 +155,29 @@ static vkt_status cpu_program_run(rt_backend *be, rt_program *prog)
     return VKT_OK;
 }
 
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* One clock read between consecutive launches: each launch's time is
+ * the gap between its two neighbours, so the times add up to the run. */
+static vkt_status cpu_program_profile(rt_backend *be, rt_program *prog, uint64_t *launch_ns)
+{
+    uint64_t t = now_ns();
+    for (int i = 0; i < prog->count; i++) {
+        prog->calls[i].fn(&prog->calls[i].args);
+        uint64_t end = now_ns();
+        launch_ns[i] = end - t;
+        t = end;
+    }
+    be->stats.programs_run++;
+    be->stats.launches_run += (uint64_t)prog->count;
+    return VKT_OK;
+}
+
 static vkt_status cpu_set_threads(rt_backend *be, int threads)
 {
     cpu_backend *cb = (cpu_backend *)be;
@@ -179,8 +203,14 @@ static const rt_backend_ops cpu_ops = {
     .program_create = cpu_program_create,
     .program_destroy = cpu_program_destroy,
     .program_run = cpu_program_run,
+    .program_profile = cpu_program_profile,
     .set_threads = cpu_set_threads,
 };
+
+const char *rt_cpu_isa(void)
+{
+    return cpu_gemm_isa();
+}
 
 vkt_status rt_cpu_backend_create(int threads, rt_backend **out)
 {

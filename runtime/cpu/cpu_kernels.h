@@ -24,6 +24,7 @@ extern const cpu_kernel_fn cpu_kernel_table[RT_K_COUNT];
 
 /* Kernel implementations, grouped by file. */
 void cpu_gemm(const cpu_kernel_args *a);            /* gemm.c       */
+const char *cpu_gemm_isa(void); /* name of the GEMM kernel in use */
 void cpu_im2col(const cpu_kernel_args *a);          /* im2col.c     */
 void cpu_col2im(const cpu_kernel_args *a);
 void cpu_act_fwd(const cpu_kernel_args *a);         /* activation.c */

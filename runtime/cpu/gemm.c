@@ -264,6 +264,11 @@ const char *cpu_gemm_use_isa(const char *name)
     return select_isa()->name;
 }
 
+const char *cpu_gemm_isa(void)
+{
+    return select_isa()->name;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Packing into panels of width w (dst[p*w + j]); of the w columns the   */
 /* first `valid` are real, the rest padding whose results are dropped.   */

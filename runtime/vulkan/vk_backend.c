@@ -8,14 +8,7 @@
 #include <string.h>
 
 #include "../rt_error.h"
-#include "vk_backend.h"
-
-struct rt_program {
-    VkCommandBuffer cmd;
-    VkDescriptorPool pool;
-    rt_buffer *argtab;
-    VkFence fence;
-};
+#include "vk_program.h"
 
 static vk_backend *vkb(rt_backend *be)
 {
@@ -146,11 +139,13 @@ static void vk_program_destroy(rt_backend *be, rt_program *prog)
             vk_wait_idle(vb);
         vkDestroyFence(vb->device, prog->fence, NULL);
     }
+    vk_profile_release(vb, prog);
     if (prog->cmd)
         vkFreeCommandBuffers(vb->device, vb->command_pool, 1, &prog->cmd);
     if (prog->pool)
         vkDestroyDescriptorPool(vb->device, prog->pool, NULL);
     vk_buffer_free(vb, prog->argtab);
+    free(prog->launches);
     free(prog);
 }
 
@@ -191,7 +186,9 @@ static int reduction_chunk(const rt_params *p)
     return per < 1 ? 1 : (per > batch ? batch : (int)per);
 }
 
-static vkt_status record(vk_backend *vb, rt_program *prog, const rt_launch *launches, int count)
+/* Descriptor sets, argument table rows and dispatch sizes of every
+ * launch: done once, shared by the run and the profiling command buffer. */
+static vkt_status prepare(vk_backend *vb, rt_program *prog, const rt_launch *launches, int count)
 {
     VkDescriptorPoolSize size = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, (uint32_t)count * VK_BINDINGS};
     VkDescriptorPoolCreateInfo dpi = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
@@ -201,34 +198,21 @@ static vkt_status record(vk_backend *vb, rt_program *prog, const rt_launch *laun
         st = vk_buffer_alloc(vb, (size_t)count * 9 * 4, true, &prog->argtab);
     if (st != VKT_OK)
         return st;
-    VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
-                                      .commandPool = vb->command_pool, .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
-                                      .commandBufferCount = 1};
-    st = vk_check(vkAllocateCommandBuffers(vb->device, &ai, &prog->cmd), "vkAllocateCommandBuffers");
-    if (st != VKT_OK)
-        return st;
-    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-    vkBeginCommandBuffer(prog->cmd, &bi);
+    prog->launches = calloc((size_t)count, sizeof *prog->launches);
+    if (!prog->launches)
+        return rt_error(VKT_ERR_NO_MEMORY, "out of memory recording a program");
+    prog->count = count;
     uint32_t *table = prog->argtab->mapped;
-    VkMemoryBarrier between = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-                               .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
-                               .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
-    /* Host writes (uploads) before the run become visible to shaders. */
-    VkMemoryBarrier from_host = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = VK_ACCESS_HOST_WRITE_BIT,
-                                 .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
-    vkCmdPipelineBarrier(prog->cmd, VK_PIPELINE_STAGE_HOST_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1,
-                         &from_host, 0, NULL, 0, NULL);
     for (int i = 0; i < count && st == VKT_OK; i++) {
         const rt_launch *l = &launches[i];
-        VkPipeline pipeline;
-        st = vk_pipeline_get(vb, l->kernel, &pipeline);
+        vk_prepared *pr = &prog->launches[i];
+        st = vk_pipeline_get(vb, l->kernel, &pr->pipeline);
         if (st != VKT_OK)
             break;
         VkDescriptorSetAllocateInfo sai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
                                            .descriptorPool = prog->pool, .descriptorSetCount = 1,
                                            .pSetLayouts = &vb->set_layout};
-        VkDescriptorSet set;
-        st = vk_check(vkAllocateDescriptorSets(vb->device, &sai, &set), "vkAllocateDescriptorSets");
+        st = vk_check(vkAllocateDescriptorSets(vb->device, &sai, &pr->set), "vkAllocateDescriptorSets");
         if (st != VKT_OK)
             break;
         VkDescriptorBufferInfo infos[VK_BINDINGS];
@@ -243,52 +227,95 @@ static vkt_status record(vk_backend *vb, rt_program *prog, const rt_launch *laun
         table[i * 9 + 8] = present;
         infos[VK_ARG_TABLE_BINDING] = (VkDescriptorBufferInfo){prog->argtab->buffer, 0, VK_WHOLE_SIZE};
         for (uint32_t b = 0; b < VK_BINDINGS; b++)
-            writes[b] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstSet = set,
+            writes[b] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstSet = pr->set,
                                                .dstBinding = b, .descriptorCount = 1,
                                                .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                                                .pBufferInfo = &infos[b]};
         vkUpdateDescriptorSets(vb->device, VK_BINDINGS, writes, 0, NULL);
 
-        rt_params params = l->params;
-        params.i[23] = i; /* the launch's row in the argument table */
-        uint32_t groups[3] = {1, 1, 1};
-        vk_kernel_get(l->kernel)->grid(&params, vb->local_size[l->kernel], groups);
+        pr->kernel = l->kernel;
+        pr->params = l->params;
+        pr->params.i[23] = i; /* the launch's row in the argument table */
+        pr->groups[0] = pr->groups[1] = pr->groups[2] = 1;
+        vk_kernel_get(l->kernel)->grid(&pr->params, vb->local_size[l->kernel], pr->groups);
         for (int d = 0; d < 3; d++)
-            if (groups[d] > vb->props.limits.maxComputeWorkGroupCount[d]) {
+            if (pr->groups[d] > vb->props.limits.maxComputeWorkGroupCount[d]) {
                 st = rt_error(VKT_ERR_UNSUPPORTED, "vulkan: %s needs %u workgroups in dimension %d, the device allows %u",
-                              rt_kernel_name(l->kernel), groups[d], d, vb->props.limits.maxComputeWorkGroupCount[d]);
+                              rt_kernel_name(l->kernel), pr->groups[d], d, vb->props.limits.maxComputeWorkGroupCount[d]);
                 break;
             }
-        if (st != VKT_OK)
-            break;
-        vkCmdBindPipeline(prog->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
-        vkCmdBindDescriptorSets(prog->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, vb->pipeline_layout, 0, 1, &set, 0, NULL);
-        bool split = l->kernel == RT_K_GEMM && params.i[14];
-        int total = split && params.i[8] > 1 ? params.i[8] : 1;
-        int chunk = split ? reduction_chunk(&params) : 1;
-        for (int b0 = 0; b0 < total; b0 += chunk) {
-            rt_params part = params;
-            if (chunk < total) { /* one link of a split reduction */
-                int b1 = b0 + chunk < total ? b0 + chunk : total;
-                part.i[15] = b0;
-                part.i[8] = b1;
-                part.i[13] = b0 == 0 ? params.i[13] : 1;   /* continue the sum in C */
-                part.i[12] = b1 == total ? params.i[12] : 0; /* bias once, at the end */
-            }
-            vkCmdPushConstants(prog->cmd, vb->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof part, &part);
-            if (groups[0] && groups[1] && groups[2])
-                vkCmdDispatch(prog->cmd, groups[0], groups[1], groups[2]);
-            vkCmdPipelineBarrier(prog->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                                 0, 1, &between, 0, NULL, 0, NULL);
+    }
+    return st;
+}
+
+/* The dispatches of one launch, each followed by a compute barrier. */
+static void record_launch(vk_backend *vb, VkCommandBuffer cmd, const vk_prepared *pr, const VkMemoryBarrier *between)
+{
+    const rt_params *params = &pr->params;
+    const uint32_t *groups = pr->groups;
+    vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, pr->pipeline);
+    vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, vb->pipeline_layout, 0, 1, &pr->set, 0, NULL);
+    bool split = pr->kernel == RT_K_GEMM && params->i[14];
+    int total = split && params->i[8] > 1 ? params->i[8] : 1;
+    int chunk = split ? reduction_chunk(params) : 1;
+    for (int b0 = 0; b0 < total; b0 += chunk) {
+        rt_params part = *params;
+        if (chunk < total) { /* one link of a split reduction */
+            int b1 = b0 + chunk < total ? b0 + chunk : total;
+            part.i[15] = b0;
+            part.i[8] = b1;
+            part.i[13] = b0 == 0 ? params->i[13] : 1;   /* continue the sum in C */
+            part.i[12] = b1 == total ? params->i[12] : 0; /* bias once, at the end */
         }
+        vkCmdPushConstants(cmd, vb->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof part, &part);
+        if (groups[0] && groups[1] && groups[2])
+            vkCmdDispatch(cmd, groups[0], groups[1], groups[2]);
+        vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1,
+                             between, 0, NULL, 0, NULL);
+    }
+}
+
+vkt_status vk_record_commands(vk_backend *vb, const rt_program *prog, VkCommandBuffer cmd, VkQueryPool queries)
+{
+    VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    vkt_status st = vk_check(vkBeginCommandBuffer(cmd, &bi), "vkBeginCommandBuffer");
+    if (st != VKT_OK)
+        return st;
+    if (queries)
+        vkCmdResetQueryPool(cmd, queries, 0, (uint32_t)prog->count + 1);
+    VkMemoryBarrier between = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                               .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+                               .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
+    /* Host writes (uploads) before the run become visible to shaders. */
+    VkMemoryBarrier from_host = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = VK_ACCESS_HOST_WRITE_BIT,
+                                 .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
+    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_HOST_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &from_host, 0,
+                         NULL, 0, NULL);
+    if (queries)
+        vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, queries, 0);
+    for (int i = 0; i < prog->count; i++) {
+        record_launch(vb, cmd, &prog->launches[i], &between);
+        if (queries) /* written once every earlier command has finished */
+            vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries, (uint32_t)i + 1);
     }
     VkMemoryBarrier to_host = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
                                .dstAccessMask = VK_ACCESS_HOST_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT};
-    vkCmdPipelineBarrier(prog->cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+    vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
                          VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &to_host, 0, NULL, 0,
                          NULL);
-    VkResult r = vkEndCommandBuffer(prog->cmd);
-    return st != VKT_OK ? st : vk_check(r, "vkEndCommandBuffer");
+    return vk_check(vkEndCommandBuffer(cmd), "vkEndCommandBuffer");
+}
+
+static vkt_status record(vk_backend *vb, rt_program *prog, const rt_launch *launches, int count)
+{
+    vkt_status st = prepare(vb, prog, launches, count);
+    if (st != VKT_OK)
+        return st;
+    VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+                                      .commandPool = vb->command_pool, .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+                                      .commandBufferCount = 1};
+    st = vk_check(vkAllocateCommandBuffers(vb->device, &ai, &prog->cmd), "vkAllocateCommandBuffers");
+    return st == VKT_OK ? vk_record_commands(vb, prog, prog->cmd, VK_NULL_HANDLE) : st;
 }
 
 static vkt_status vk_program_create(rt_backend *be, const rt_launch *launches, int count, rt_program **out)
@@ -327,15 +354,12 @@ static vkt_status vk_program_create(rt_backend *be, const rt_launch *launches, i
     return VKT_OK;
 }
 
-static vkt_status vk_program_run(rt_backend *be, rt_program *prog)
+vkt_status vk_submit_program(vk_backend *vb, rt_program *prog, VkCommandBuffer cmd)
 {
-    vk_backend *vb = vkb(be);
-    if (!prog->cmd)
-        return VKT_OK;
     vkt_status st = vk_wait_idle(vb); /* one program in flight at a time */
     if (st == VKT_OK)
         st = vk_check(vkResetFences(vb->device, 1, &prog->fence), "vkResetFences");
-    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &prog->cmd};
+    VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &cmd};
     if (st == VKT_OK && vb->fault_countdown > 0 && --vb->fault_countdown == 0)
         vb->lost = true; /* simulated: the submit below never happens */
     if (st == VKT_OK && vb->lost)
@@ -347,10 +371,17 @@ static vkt_status vk_program_run(rt_backend *be, rt_program *prog)
     }
     if (st == VKT_OK) {
         vb->pending = prog->fence;
-        be->stats.submits++;
-        be->stats.programs_run++;
+        vb->base.stats.submits++;
+        vb->base.stats.programs_run++;
     }
     return st;
+}
+
+static vkt_status vk_program_run(rt_backend *be, rt_program *prog)
+{
+    if (!prog->cmd)
+        return VKT_OK;
+    return vk_submit_program(vkb(be), prog, prog->cmd);
 }
 
 static vkt_status vk_set_threads(rt_backend *be, int threads)
@@ -383,6 +414,7 @@ static const rt_backend_ops vk_ops = {
     .program_create = vk_program_create,
     .program_destroy = vk_program_destroy,
     .program_run = vk_program_run,
+    .program_profile = vk_program_profile,
     .set_threads = vk_set_threads,
 };
 

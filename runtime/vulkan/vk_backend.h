@@ -53,6 +53,8 @@ typedef struct vk_backend {
     VkDebugUtilsMessengerEXT messenger;
     PFN_vkDestroyDebugUtilsMessengerEXT destroy_messenger; /* of this instance */
     VkPhysicalDevice physical;
+    int device_index;        /* in vkEnumeratePhysicalDevices order */
+    uint32_t timestamp_bits; /* timestampValidBits of the queue family (0: no timestamps) */
     VkDevice device;
     VkQueue queue;
     uint32_t queue_family;

@@ -113,7 +113,9 @@ static int type_rank(VkPhysicalDeviceType t)
     }
 }
 
-static bool compute_family(VkPhysicalDevice dev, uint32_t *family)
+/* The first compute queue family, and how many bits of its timestamps
+ * are valid (0: it cannot write timestamps). */
+static bool compute_family_bits(VkPhysicalDevice dev, uint32_t *family, uint32_t *timestamp_bits)
 {
     uint32_t n = 0;
     vkGetPhysicalDeviceQueueFamilyProperties(dev, &n, NULL);
@@ -124,9 +126,16 @@ static bool compute_family(VkPhysicalDevice dev, uint32_t *family)
     for (uint32_t i = 0; i < n; i++)
         if (props[i].queueFlags & VK_QUEUE_COMPUTE_BIT) {
             *family = i;
+            if (timestamp_bits)
+                *timestamp_bits = props[i].timestampValidBits;
             return true;
         }
     return false;
+}
+
+static bool compute_family(VkPhysicalDevice dev, uint32_t *family)
+{
+    return compute_family_bits(dev, family, NULL);
 }
 
 static vkt_status pick_device(vk_backend *vb, int device_index)
@@ -166,7 +175,8 @@ static vkt_status pick_device(vk_backend *vb, int device_index)
     if (best < 0)
         return rt_error(VKT_ERR_UNSUPPORTED, "vulkan: no device with Vulkan 1.1 compute");
     vb->physical = devs[best];
-    compute_family(vb->physical, &vb->queue_family);
+    vb->device_index = best;
+    compute_family_bits(vb->physical, &vb->queue_family, &vb->timestamp_bits);
     vkGetPhysicalDeviceProperties(vb->physical, &vb->props);
     vkGetPhysicalDeviceMemoryProperties(vb->physical, &vb->memory_props);
     for (uint32_t i = 0; i < vb->memory_props.memoryTypeCount; i++) {
@@ -350,6 +360,12 @@ vkt_status rt_vulkan_list_devices(vkt_device_info *out, int max, int *count)
         *count = (int)n;
     vk_device_close(&vb);
     return st;
+}
+
+void rt_vulkan_describe(const rt_backend *be, vkt_device_info *out)
+{
+    const vk_backend *vb = (const vk_backend *)be;
+    describe(vb->physical, vb->device_index, out);
 }
 
 bool rt_vulkan_is_gpu(const rt_backend *be)

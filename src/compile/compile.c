@@ -44,10 +44,17 @@ static void mark_gradients(plan *pl, int loss, bool input_grads)
     free(depends);
 }
 
+/* Recomputed launches count to the backward of the node they redo. */
 static void rematerialize(plan *pl, int id)
 {
     const node *n = &pl->graph->nodes[id];
+    int label = pl->label_node;
+    plan_phase phase = pl->label_phase;
+    pl->label_node = id;
+    pl->label_phase = PLAN_BACKWARD;
     op_get(n->kind)->recompute(pl, n, id);
+    pl->label_node = label;
+    pl->label_phase = phase;
 }
 
 /* Layers cheap to run again (activations, batch norm from its saved
@@ -84,6 +91,7 @@ vkt_status compile_plan(plan *pl, const compile_request *req)
     /* Forward: every node the loss depends on, in order. */
     for (int id = 0; id <= req->loss && pl->error == VKT_OK; id++) {
         const node *n = &g->nodes[id];
+        pl->label_node = id;
         op_get(n->kind)->forward(pl, n, id);
     }
     int forward_end = pl->launch_count;
@@ -101,6 +109,8 @@ vkt_status compile_plan(plan *pl, const compile_request *req)
                 root = pl->alias_of[root];
             if (!def->is_loss && !pl->grad_written[root])
                 continue;
+            pl->label_node = id;
+            pl->label_phase = PLAN_BACKWARD;
             def->backward(pl, n, id);
             /* A parameter belongs to one layer: its gradient is complete
              * now, so update it and let its bytes be reused. */
@@ -108,6 +118,8 @@ vkt_status compile_plan(plan *pl, const compile_request *req)
                 optimizer_emit_param(pl, req->optimizer, n->params[k]);
         }
         pl->in_backward = false;
+        pl->label_node = -1;
+        pl->label_phase = PLAN_OPTIMIZER;
         if (req->optimizer && !pl->arena_grads)
             optimizer_emit(pl, req->optimizer); /* clipping needs every gradient first */
     }

@@ -55,11 +55,16 @@ static int find_values(plan *pl, int forward_end, half_value *out)
     return count;
 }
 
-static plan_launch convert_launch(rt_kernel k, int src, int dst, size_t count)
+/* `next_to` is the launch it is placed beside, whose node and phase it
+ * takes: the packing counts to the forward of the value's last reader,
+ * the unpacking to the backward of its first. */
+static plan_launch convert_launch(rt_kernel k, int src, int dst, size_t count, const plan_launch *next_to)
 {
     plan_launch l;
     memset(&l, 0, sizeof l);
     l.kernel = k;
+    l.node = next_to->node;
+    l.phase = next_to->phase;
     l.nargs = 2;
     l.args[0] = (plan_arg){src, 0, 0};
     l.args[1] = (plan_arg){dst, 0, 0};
@@ -90,7 +95,7 @@ vkt_status plan_store_half(plan *pl, int forward_end)
         for (int v = 0; v < n; v++) /* unpack right before the first backward use */
             if (vals[v].first_backward == i)
                 out[m++] = convert_launch(RT_K_UNPACK_F16, vals[v].half_slot, vals[v].copy_slot,
-                                          pl->slots[vals[v].slot].bytes / 4);
+                                          pl->slots[vals[v].slot].bytes / 4, &l);
         if (i >= forward_end) /* backward reads the unpacked copy */
             for (int a = 0; a < l.nargs; a++)
                 for (int v = 0; v < n; v++)
@@ -100,7 +105,7 @@ vkt_status plan_store_half(plan *pl, int forward_end)
         for (int v = 0; v < n; v++) /* pack right after the last forward use */
             if (vals[v].last_forward == i)
                 out[m++] = convert_launch(RT_K_PACK_F16, vals[v].slot, vals[v].half_slot,
-                                          pl->slots[vals[v].slot].bytes / 4);
+                                          pl->slots[vals[v].slot].bytes / 4, &l);
     }
     if (st == VKT_OK) {
         free(pl->launches);

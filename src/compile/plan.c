@@ -16,6 +16,8 @@ vkt_status plan_init(plan *pl, const vkt_graph *g, int batch, bool training, con
     pl->training = training;
     pl->trainable = trainable;
     pl->scalars_slot = -1;
+    pl->label_node = -1;
+    pl->label_phase = PLAN_FORWARD;
     size_t n = (size_t)g->node_count, np = (size_t)g->param_count;
     pl->value_slot = malloc((n + 1) * sizeof(int));
     pl->grad_slot = malloc((n + 1) * sizeof(int));
@@ -251,6 +253,8 @@ void ec_emit_args(emit_ctx *e, rt_kernel k, const rt_params *p, int nargs, const
     l->kernel = k;
     l->nargs = nargs;
     l->params = *p;
+    l->node = e->label_node;
+    l->phase = e->label_phase;
     for (int i = 0; i < RT_MAX_ARGS; i++)
         l->args[i] = i < nargs ? args[i] : (plan_arg){-1, 0, 0};
     for (int i = 0; i < nargs; i++) {

@@ -45,11 +45,20 @@ typedef struct plan_arg {
     size_t bytes;
 } plan_arg;
 
+/* Which part of the step a launch belongs to (per-op profiling). */
+typedef enum plan_phase {
+    PLAN_FORWARD = 0,
+    PLAN_BACKWARD = 1,
+    PLAN_OPTIMIZER = 2, /* parameter updates, gradient-norm clipping */
+} plan_phase;
+
 typedef struct plan_launch {
     rt_kernel kernel;
     int nargs;
     plan_arg args[RT_MAX_ARGS];
     rt_params params;
+    int node;         /* graph node that emitted it (-1: none, e.g. clipping) */
+    plan_phase phase;
 } plan_launch;
 
 /* Where persistent slots live; filled by the trainer. */
@@ -103,6 +112,10 @@ typedef struct plan {
     int scalars_slot;
     bool plain_memory;  /* no byte argmax, masks or in-place (compile_request) */
     vkt_status error;
+    /* Label that ec_emit gives new launches; set by the compiler around
+     * each op's emitters and by the optimizer per parameter. */
+    int label_node;
+    plan_phase label_phase;
 
     size_t arena_bytes;
     rt_buffer *arena;

@@ -67,6 +67,11 @@ void optimizer_emit_param(emit_ctx *e, const vkt_optimizer_config *c, int pi)
         return; /* frozen, or unreachable from the loss: torch skips grad-less params too */
     int count = (int)ec_param_grad_numel(e, pi), acc;
     int grad = ec_param_grad(e, pi, &acc);
+    /* Profiles count the update to the parameter's layer. */
+    int label = e->label_node;
+    plan_phase phase = e->label_phase;
+    e->label_node = g->params[pi].node;
+    e->label_phase = PLAN_OPTIMIZER;
     /* A partial parameter is updated through a compact copy of its
      * trained rows, scattered back afterwards. */
     int weight = ec_param(e, pi), target = weight;
@@ -96,6 +101,8 @@ void optimizer_emit_param(emit_ctx *e, const vkt_optimizer_config *c, int pi)
         int scatter[3] = {target, ec_param_index(e, pi), weight};
         ec_emit(e, RT_K_SCATTER_ROWS, &rows, 3, scatter);
     }
+    e->label_node = label;
+    e->label_phase = phase;
 }
 
 void optimizer_emit(emit_ctx *e, const vkt_optimizer_config *c)

@@ -346,7 +346,7 @@ static vkt_status check_count(const vkt_trainer *tr, int count)
 }
 
 /* Checks shared by step and evaluation, then the plan for the batch. */
-static vkt_status begin_run(vkt_trainer *tr, int count, bool training, plan **pl)
+vkt_status trainer_begin_run(vkt_trainer *tr, int count, bool training, plan **pl)
 {
     if (!tr)
         return rt_error(VKT_ERR_INVALID_ARG, "trainer is NULL");
@@ -394,8 +394,13 @@ static vkt_status device_failed(vkt_trainer *tr, vkt_status st)
 
 vkt_status vkt_trainer_step(vkt_trainer *tr, const void *const *inputs, int count)
 {
+    return trainer_run_step(tr, inputs, count, NULL);
+}
+
+vkt_status trainer_run_step(vkt_trainer *tr, const void *const *inputs, int count, uint64_t *launch_ns)
+{
     plan *pl = NULL;
-    vkt_status st = begin_run(tr, count, true, &pl);
+    vkt_status st = trainer_begin_run(tr, count, true, &pl);
     if (st == VKT_OK && tr->recoverable)
         st = take_snapshot(tr);
     if (st == VKT_OK)
@@ -406,7 +411,7 @@ vkt_status vkt_trainer_step(vkt_trainer *tr, const void *const *inputs, int coun
     optimizer_step_scalars(&tr->opt, tr->step, step_seed(tr->seed, tr->step), sc);
     st = rt_upload(tr->be, tr->train_scalars, 0, sc, sizeof sc);
     if (st == VKT_OK)
-        st = rt_program_run(tr->be, pl->program);
+        st = launch_ns ? rt_program_profile(tr->be, pl->program, launch_ns) : rt_program_run(tr->be, pl->program);
     if (st != VKT_OK)
         return device_failed(tr, st);
     tr->step++;
@@ -446,7 +451,7 @@ vkt_status vkt_trainer_migrate(vkt_trainer *tr, vkt_context *ctx)
 vkt_status vkt_trainer_eval_batch(vkt_trainer *tr, const void *const *inputs, int count)
 {
     plan *pl = NULL;
-    vkt_status st = begin_run(tr, count, false, &pl);
+    vkt_status st = trainer_begin_run(tr, count, false, &pl);
     if (st == VKT_OK)
         st = upload_inputs(tr, inputs, count);
     if (st == VKT_OK)

@@ -66,6 +66,13 @@ bool trainer_grads_persistent(const vkt_trainer *tr);
 vkt_status trainer_create_auto(vkt_context *ctx, vkt_graph *graph, vkt_tensor loss,
                                const vkt_trainer_options *options, vkt_trainer **out);
 
+/* Checks shared by step and evaluation (trainer, device state, batch
+ * size), then the plan for the batch, compiled on first use. */
+vkt_status trainer_begin_run(vkt_trainer *tr, int count, bool training, plan **pl);
+/* One optimizer step (vkt_trainer_step); with launch_ns, run to
+ * completion with each launch of the plan timed into launch_ns. */
+vkt_status trainer_run_step(vkt_trainer *tr, const void *const *inputs, int count, uint64_t *launch_ns);
+
 /* Copy parameters (not counters) from the device into the graph. */
 vkt_status trainer_download_params(vkt_trainer *tr);
 /* Copy every parameter from the graph to the device. */

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/models.h"
+
 typedef enum value_kind {
     VALUE_FLAG_ON,  /* sets a bool */
     VALUE_FLAG_OFF, /* clears a bool */
@@ -173,21 +175,19 @@ static const char *command_name(cli_command command)
 const char *cli_model_name(cli_model model)
 {
     switch (model) {
-    case CLI_MODEL_MLP: return "mlp";
-    case CLI_MODEL_CNN: return "cnn";
+    case CLI_MODEL_MLP: return model_name(MODEL_MLP);
+    case CLI_MODEL_CNN: return model_name(MODEL_CNN);
     default: return "none";
     }
 }
 
+/* vktrain trains the two presets that fit Fashion-MNIST's images. */
 bool cli_model_from_name(const char *name, cli_model *out)
 {
-    if (strcmp(name, "mlp") == 0) {
-        *out = CLI_MODEL_MLP;
-    } else if (strcmp(name, "cnn") == 0) {
-        *out = CLI_MODEL_CNN;
-    } else {
+    model_kind kind;
+    if (!model_from_name(name, &kind) || (kind != MODEL_MLP && kind != MODEL_CNN))
         return false;
-    }
+    *out = kind == MODEL_CNN ? CLI_MODEL_CNN : CLI_MODEL_MLP;
     return true;
 }
 
