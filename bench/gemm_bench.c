@@ -38,6 +38,10 @@ static const shape shapes[] = {
     {"conv2 fwd 16->32 3x3 14x14", 32, 196, 144, 0, 0, 64, 1, 0, 1},
     {"conv2 dW", 32, 144, 196, 0, 1, 64, 0, 1, 0},
     {"conv2 dX (col)", 144, 196, 32, 1, 0, 64, 1, 0, 0},
+    /* conv2 as Winograd F(2x2, 3x3): 16 position GEMMs over 64*49 tiles */
+    {"conv2 Winograd fwd", 32, 3136, 16, 0, 0, 16, 0, 0, 0},
+    {"conv2 Winograd dV", 16, 3136, 32, 1, 0, 16, 0, 0, 0},
+    {"conv2 Winograd dU", 32, 16, 3136, 0, 1, 16, 0, 0, 0},
 };
 
 static double now_seconds(void)

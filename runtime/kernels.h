@@ -246,6 +246,45 @@ typedef enum rt_kernel {
      * Indices must be distinct. args and i as GATHER_ROWS. */
     RT_K_SCATTER_ROWS = 35,
 
+    /* Winograd F(2x2, 3x3) for 3x3, stride 1 convolutions: four outputs
+     * per 4x4 input tile from 16 elementwise products instead of 36
+     * multiplications. With B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1],
+     * G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1], A^T = [1 1 1 0; 0 1 -1 -1]:
+     *   U = G g G^T (weights), V = B^T d B (input tile),
+     *   M[k] = sum over c of U[k][c] . V[c] (16 GEMMs, one per position),
+     *   y tile = A^T M A.
+     * Transformed tensors are position-major: T[xi][ch][p], xi = 4 i + j
+     * the position (row i, column j) in the 4x4 tile. Tiles: the output
+     * [OH, OW] is covered by TH x TW = ceil(OH/2) x ceil(OW/2) 2x2 tiles
+     * (the last ones partly outside when OH or OW is odd); tile (th, tw)
+     * of image b is p = (b*TH + th)*TW + tw of P = batch*TH*TW, and reads
+     * input rows 2 th - PH + [0, 4), columns 2 tw - PW + [0, 4), zero
+     * outside the image. The three *_BWD kernels are the exact adjoints
+     * (transposes) of their forward kernels, so backward is
+     * dM = A dY A^T, dU = sum_p dM V^T, dV = U^T dM (GEMMs), then
+     * dg = G^T dU G and dx = scatter-add of B dV B^T.
+     *
+     * U[16, K, C] = transform of w[K, C, 3, 3].
+     * args: 0 w, 1 U; i: 0 K, 1 C */
+    RT_K_WINO_WEIGHT = 36,
+    /* dw[K, C, 3, 3] (+)= G^T dU G. args: 0 dU, 1 dw; i: 0 K, 1 C, 2 accum */
+    RT_K_WINO_WEIGHT_BWD = 37,
+    /* V[16, C, P] = B^T d B of every tile of x[batch, C, H, W].
+     * args: 0 x, 1 V; i: 0 batch, 1 C, 2 H, 3 W, 4 PH, 5 PW, 6 OH, 7 OW */
+    RT_K_WINO_INPUT = 38,
+    /* dx (+)= sum over tiles of B dV B^T, placed as WINO_INPUT reads
+     * (terms outside the image dropped). args: 0 dV, 1 dx; i: as
+     * WINO_INPUT, 8 accum */
+    RT_K_WINO_INPUT_BWD = 39,
+    /* y[batch, K, OH, OW] = A^T M A (+ bias[K]) of every tile, the parts
+     * of edge tiles outside [OH, OW] dropped.
+     * args: 0 M [16, K, P], 1 bias (optional), 2 y
+     * i: 0 batch, 1 K, 2 OH, 3 OW */
+    RT_K_WINO_OUTPUT = 40,
+    /* dM[16, K, P] = A dY A^T of every tile (dy taken as 0 outside
+     * [OH, OW]). args: 0 dy, 1 dM; i: as WINO_OUTPUT */
+    RT_K_WINO_OUTPUT_BWD = 41,
+
     RT_K_COUNT
 } rt_kernel;
 

@@ -63,6 +63,12 @@ static const char *const kernel_names[RT_K_COUNT] = {
     [RT_K_UNPACK_F16] = "unpack_f16",
     [RT_K_GATHER_ROWS] = "gather_rows",
     [RT_K_SCATTER_ROWS] = "scatter_rows",
+    [RT_K_WINO_WEIGHT] = "wino_weight",
+    [RT_K_WINO_WEIGHT_BWD] = "wino_weight_bwd",
+    [RT_K_WINO_INPUT] = "wino_input",
+    [RT_K_WINO_INPUT_BWD] = "wino_input_bwd",
+    [RT_K_WINO_OUTPUT] = "wino_output",
+    [RT_K_WINO_OUTPUT_BWD] = "wino_output_bwd",
 };
 
 const char *rt_kernel_name(rt_kernel k)
@@ -565,6 +571,90 @@ static void rules_embed_fwd(checker *c)
     arg(c, 2, "y", ELEMS(c, rows, d));
 }
 
+/* Winograd F(2x2, 3x3): K x C filter pairs, 16 positions each. */
+static int64_t wino_filters(checker *c, int64_t *w_elems)
+{
+    int64_t K = dim(c, 0, "K", 0), C = dim(c, 1, "C", 0);
+    *w_elems = ELEMS(c, K, C, 3, 3);
+    return ELEMS(c, 16, K, C);
+}
+
+static void rules_wino_weight(checker *c)
+{
+    int64_t we, ue = wino_filters(c, &we);
+    arg(c, 0, "w", we);
+    arg(c, 1, "U", ue);
+}
+
+static void rules_wino_weight_bwd(checker *c)
+{
+    int64_t we, ue = wino_filters(c, &we);
+    flag(c, 2, "accum");
+    arg(c, 0, "dU", ue);
+    arg(c, 1, "dw", we);
+}
+
+/* Tiles of a WINO_INPUT / WINO_OUTPUT launch: batch * ceil(OH/2) *
+ * ceil(OW/2), and the transformed tensor's 16 * ch * tiles elements. */
+static int64_t wino_transformed(checker *c, int64_t batch, int64_t ch, int64_t OH, int64_t OW)
+{
+    return ELEMS(c, 16, ch, batch, (OH + 1) / 2, (OW + 1) / 2);
+}
+
+/* Shared by WINO_INPUT and WINO_INPUT_BWD: the x and V element counts. */
+static void wino_input_geometry(checker *c, int64_t *x_elems, int64_t *v_elems)
+{
+    int64_t batch = dim(c, 0, "batch", 0), C = dim(c, 1, "C", 0);
+    int64_t H = dim(c, 2, "H", 0), W = dim(c, 3, "W", 0);
+    dim(c, 4, "PH", 0), dim(c, 5, "PW", 0);
+    int64_t OH = dim(c, 6, "OH", 0), OW = dim(c, 7, "OW", 0);
+    *x_elems = ELEMS(c, batch, C, H, W);
+    *v_elems = wino_transformed(c, batch, C, OH, OW);
+}
+
+static void rules_wino_input(checker *c)
+{
+    int64_t xe, ve;
+    wino_input_geometry(c, &xe, &ve);
+    arg(c, 0, "x", xe);
+    arg(c, 1, "V", ve);
+}
+
+static void rules_wino_input_bwd(checker *c)
+{
+    int64_t xe, ve;
+    wino_input_geometry(c, &xe, &ve);
+    flag(c, 8, "accum");
+    arg(c, 0, "dV", ve);
+    arg(c, 1, "dx", xe);
+}
+
+/* Shared by WINO_OUTPUT and WINO_OUTPUT_BWD: the y and M element counts. */
+static int64_t wino_output_geometry(checker *c, int64_t *y_elems, int64_t *m_elems)
+{
+    int64_t batch = dim(c, 0, "batch", 0), K = dim(c, 1, "K", 0);
+    int64_t OH = dim(c, 2, "OH", 0), OW = dim(c, 3, "OW", 0);
+    *y_elems = ELEMS(c, batch, K, OH, OW);
+    *m_elems = wino_transformed(c, batch, K, OH, OW);
+    return K;
+}
+
+static void rules_wino_output(checker *c)
+{
+    int64_t ye, me, K = wino_output_geometry(c, &ye, &me);
+    arg(c, 0, "M", me);
+    opt_arg(c, 1, "bias", K);
+    arg(c, 2, "y", ye);
+}
+
+static void rules_wino_output_bwd(checker *c)
+{
+    int64_t ye, me;
+    wino_output_geometry(c, &ye, &me);
+    arg(c, 0, "dy", ye);
+    arg(c, 1, "dM", me);
+}
+
 static void rules_rows(checker *c)
 {
     int64_t items = dim(c, 0, "items", 0), rows = dim(c, 1, "rows", 0), k = dim(c, 2, "k", 0);
@@ -716,6 +806,12 @@ static void (*const kernel_rules[RT_K_COUNT])(checker *) = {
     [RT_K_UNPACK_F16] = rules_unpack_f16,
     [RT_K_GATHER_ROWS] = rules_rows,
     [RT_K_SCATTER_ROWS] = rules_rows,
+    [RT_K_WINO_WEIGHT] = rules_wino_weight,
+    [RT_K_WINO_WEIGHT_BWD] = rules_wino_weight_bwd,
+    [RT_K_WINO_INPUT] = rules_wino_input,
+    [RT_K_WINO_INPUT_BWD] = rules_wino_input_bwd,
+    [RT_K_WINO_OUTPUT] = rules_wino_output,
+    [RT_K_WINO_OUTPUT_BWD] = rules_wino_output_bwd,
 };
 
 /* Compares each view with its rule: a view the kernel touches must be

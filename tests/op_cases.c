@@ -121,6 +121,14 @@ void op_cases_conv2d(gcase_fn check)
                                            .bias = true}, "grouped conv");
     conv_case(check, 3, 4, 5, (vkt_conv2d_params){.out_channels = 5, .kernel_h = 1, .kernel_w = 1, .bias = true},
               "pointwise conv");
+    /* 3x3 stride 1 with enough channels and outputs: Winograd F(2x2, 3x3)
+     * (odd output sizes leave edge tiles partly outside) */
+    conv_case(check, 8, 11, 10, (vkt_conv2d_params){.out_channels = 8, .kernel_h = 3, .kernel_w = 3, .pad_h = 1,
+                                             .pad_w = 1, .bias = true}, "winograd conv pad 1");
+    conv_case(check, 9, 13, 12, (vkt_conv2d_params){.out_channels = 8, .kernel_h = 3, .kernel_w = 3},
+              "winograd conv pad 0");
+    conv_case(check, 8, 9, 10, (vkt_conv2d_params){.out_channels = 10, .kernel_h = 3, .kernel_w = 3, .pad_h = 2,
+                                            .pad_w = 1, .bias = true}, "winograd conv pad 2x1");
 }
 
 /* B starts at zero (the adapter is a no-op until trained), which would

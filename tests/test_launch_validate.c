@@ -376,11 +376,76 @@ static void test_kernel_names(void **state)
     assert_string_equal(rt_kernel_name(RT_K_BN_BWD), "bn_bwd");
 }
 
+/* x[2, 3, 5, 6] with padding 1 -> 5x6 output: 3x3 tiles of 2x2 a plane,
+ * P = 18 tiles; C = 3 input, K = 4 output channels. */
+static rt_launch wino_launch(rt_kernel k)
+{
+    rt_launch l;
+    memset(&l, 0, sizeof l);
+    l.kernel = k;
+    l.nargs = 3;
+    int v[8] = {2, 3, 5, 6, 1, 1, 5, 6};
+    if (k == RT_K_WINO_OUTPUT || k == RT_K_WINO_OUTPUT_BWD) {
+        int o[4] = {2, 4, 5, 6};
+        memcpy(l.params.i, o, sizeof o);
+    } else if (k == RT_K_WINO_WEIGHT || k == RT_K_WINO_WEIGHT_BWD) {
+        l.params.i[0] = 4, l.params.i[1] = 3;
+    } else {
+        memcpy(l.params.i, v, sizeof v);
+    }
+    switch (k) {
+    case RT_K_WINO_WEIGHT: l.args[0] = view(4 * 3 * 9), l.args[1] = view(16 * 12); break;
+    case RT_K_WINO_WEIGHT_BWD: l.args[0] = view(16 * 12), l.args[1] = view(4 * 3 * 9); break;
+    case RT_K_WINO_INPUT: l.args[0] = view(2 * 3 * 30), l.args[1] = view(16 * 3 * 18); break;
+    case RT_K_WINO_INPUT_BWD: l.args[0] = view(16 * 3 * 18), l.args[1] = view(2 * 3 * 30); break;
+    case RT_K_WINO_OUTPUT: l.args[0] = view(16 * 4 * 18), l.args[2] = view(2 * 4 * 30); break;
+    default: l.args[0] = view(2 * 4 * 30), l.args[1] = view(16 * 4 * 18); break;
+    }
+    return l;
+}
+
+static void test_validate_winograd(void **state)
+{
+    (void)state;
+    const rt_kernel kernels[] = {RT_K_WINO_WEIGHT, RT_K_WINO_WEIGHT_BWD, RT_K_WINO_INPUT,
+                                 RT_K_WINO_INPUT_BWD, RT_K_WINO_OUTPUT, RT_K_WINO_OUTPUT_BWD};
+    for (size_t k = 0; k < sizeof kernels / sizeof kernels[0]; k++) {
+        rt_launch l = wino_launch(kernels[k]);
+        expect_accepted(&l, rt_kernel_name(kernels[k]));
+        for (int a = 0; a < 3; a++) {
+            if (!l.args[a].size)
+                continue;
+            l.args[a].size -= 4;
+            expect_rejected(&l, "an argument one element short");
+            l = wino_launch(kernels[k]);
+        }
+        l.params.i[1] = -1;
+        expect_rejected(&l, "a negative channel count");
+    }
+    rt_launch l = wino_launch(RT_K_WINO_INPUT);
+    l.params.i[7] = 7; /* OW 7: 4 tiles a row, P = 24 */
+    expect_rejected(&l, "V sized for fewer tiles");
+    l.params.i[4] = -1;
+    expect_rejected(&l, "negative padding");
+    l = wino_launch(RT_K_WINO_INPUT_BWD);
+    l.params.i[8] = 2;
+    expect_rejected(&l, "accum 2");
+    l = wino_launch(RT_K_WINO_WEIGHT_BWD);
+    l.params.i[2] = 1;
+    expect_accepted(&l, "wino_weight_bwd accum");
+    l = wino_launch(RT_K_WINO_OUTPUT);
+    l.args[1] = view(4);
+    expect_accepted(&l, "wino_output with bias");
+    l.args[1] = view(3);
+    expect_rejected(&l, "bias short");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_validate_gemm),
         cmocka_unit_test(test_validate_rejects_bad_launches),
+        cmocka_unit_test(test_validate_winograd),
         cmocka_unit_test(test_validate_masks_and_aliasing),
         cmocka_unit_test(test_kernel_names),
     };

@@ -37,4 +37,10 @@ const cpu_kernel_fn cpu_kernel_table[RT_K_COUNT] = {
     [RT_K_UNPACK_F16] = cpu_unpack_f16,
     [RT_K_GATHER_ROWS] = cpu_gather_rows,
     [RT_K_SCATTER_ROWS] = cpu_scatter_rows,
+    [RT_K_WINO_WEIGHT] = cpu_wino_weight,
+    [RT_K_WINO_WEIGHT_BWD] = cpu_wino_weight_bwd,
+    [RT_K_WINO_INPUT] = cpu_wino_input,
+    [RT_K_WINO_INPUT_BWD] = cpu_wino_input_bwd,
+    [RT_K_WINO_OUTPUT] = cpu_wino_output,
+    [RT_K_WINO_OUTPUT_BWD] = cpu_wino_output_bwd,
 };

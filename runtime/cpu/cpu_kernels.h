@@ -60,6 +60,12 @@ void cpu_pack_f16(const cpu_kernel_args *a);        /* convert.c    */
 void cpu_unpack_f16(const cpu_kernel_args *a);
 void cpu_gather_rows(const cpu_kernel_args *a);     /* gather.c     */
 void cpu_scatter_rows(const cpu_kernel_args *a);
+void cpu_wino_weight(const cpu_kernel_args *a);     /* winograd.c   */
+void cpu_wino_weight_bwd(const cpu_kernel_args *a);
+void cpu_wino_input(const cpu_kernel_args *a);
+void cpu_wino_input_bwd(const cpu_kernel_args *a);
+void cpu_wino_output(const cpu_kernel_args *a);
+void cpu_wino_output_bwd(const cpu_kernel_args *a);
 
 /* Scalars buffer access (32-bit words holding floats or uint32). */
 static inline float cpu_scalar_f(const void *sc, int slot)

@@ -1,6 +1,7 @@
 #include "pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -17,6 +18,19 @@
 /* Spins before a worker sleeps: long enough to bridge the gap between two
  * kernels of a step, short enough not to burn a core when idle. */
 #define SPIN_ROUNDS 20000
+/* Spins of the calling thread waiting for workers to leave a job before
+ * it yields its core to them (they may share it on a busy machine). */
+#define JOIN_SPINS 2000
+
+/* The job word: generation in the high 32 bits, then the open flag (new
+ * workers may join), then the count of workers inside. A worker joins
+ * only the job it saw published and only while it is open, so the
+ * caller never waits for a worker that has not started: on a machine
+ * with more runnable threads than cores, a worker that gets no core
+ * until the caller has done every chunk itself costs nothing. */
+#define JOB_OPEN ((uint64_t)1 << 31)
+#define JOB_COUNT ((uint64_t)JOB_OPEN - 1)
+#define JOB_GEN(s) ((uint32_t)((s) >> 32))
 
 typedef struct worker_arg {
     cpu_pool *pool;
@@ -31,8 +45,7 @@ struct cpu_pool {
 
     pthread_mutex_t mutex;
     pthread_cond_t wake;
-    atomic_uint generation; /* bumped once per job */
-    atomic_int busy;        /* workers still inside the current job */
+    _Atomic uint64_t job; /* generation, open flag, workers inside */
     atomic_bool stop;
 
     /* The current job. */
@@ -53,30 +66,42 @@ static void run_chunks(cpu_pool *p, int thread)
     }
 }
 
+/* Enters job `gen` if it is still the open job; true if entered. */
+static bool join_job(cpu_pool *p, uint32_t gen)
+{
+    uint64_t s = atomic_load_explicit(&p->job, memory_order_relaxed);
+    while (JOB_GEN(s) == gen && (s & JOB_OPEN))
+        if (atomic_compare_exchange_weak_explicit(&p->job, &s, s + 1, memory_order_acquire, memory_order_relaxed))
+            return true;
+    return false;
+}
+
 static void *worker_main(void *arg)
 {
     worker_arg *wa = arg;
     cpu_pool *p = wa->pool;
-    unsigned seen = 0; /* the generation at creation: no job can be missed */
+    uint32_t seen = 0; /* the generation at creation: no job can be missed */
     for (;;) {
-        unsigned gen;
+        uint32_t gen;
         int spins = 0;
-        while ((gen = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen &&
+        while ((gen = JOB_GEN(atomic_load_explicit(&p->job, memory_order_relaxed))) == seen &&
                !atomic_load(&p->stop)) {
             if (++spins < SPIN_ROUNDS) {
                 cpu_relax();
                 continue;
             }
             pthread_mutex_lock(&p->mutex);
-            while (atomic_load(&p->generation) == seen && !atomic_load(&p->stop))
+            while (JOB_GEN(atomic_load(&p->job)) == seen && !atomic_load(&p->stop))
                 pthread_cond_wait(&p->wake, &p->mutex);
             pthread_mutex_unlock(&p->mutex);
         }
         if (atomic_load(&p->stop))
             return NULL;
         seen = gen;
+        if (!join_job(p, gen))
+            continue; /* the caller already finished it */
         run_chunks(p, wa->index);
-        atomic_fetch_sub_explicit(&p->busy, 1, memory_order_release);
+        atomic_fetch_sub_explicit(&p->job, 1, memory_order_release);
     }
 }
 
@@ -101,8 +126,7 @@ vkt_status cpu_pool_create(int threads, cpu_pool **out)
     }
     pthread_mutex_init(&p->mutex, NULL);
     pthread_cond_init(&p->wake, NULL);
-    atomic_init(&p->generation, 0);
-    atomic_init(&p->busy, 0);
+    atomic_init(&p->job, 0);
     atomic_init(&p->stop, false);
     atomic_init(&p->next, 0);
     for (int t = 1; t < threads; t++) {
@@ -172,12 +196,20 @@ void cpu_parallel_for(cpu_pool *p, int64_t n, int64_t grain, cpu_task_fn fn, voi
     p->n = n;
     p->grain = grain;
     atomic_store_explicit(&p->next, 0, memory_order_relaxed);
-    atomic_store_explicit(&p->busy, p->threads - 1, memory_order_relaxed);
+    /* Publish: a new generation, open, nobody inside (the previous job
+     * was closed and empty when its call returned). */
+    uint32_t gen = JOB_GEN(atomic_load_explicit(&p->job, memory_order_relaxed)) + 1;
     pthread_mutex_lock(&p->mutex);
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    atomic_store_explicit(&p->job, (uint64_t)gen << 32 | JOB_OPEN, memory_order_release);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->mutex);
     run_chunks(p, 0);
-    while (atomic_load_explicit(&p->busy, memory_order_acquire) > 0)
-        cpu_relax();
+    /* Every chunk is taken: close the job, wait for those inside. */
+    atomic_fetch_and_explicit(&p->job, ~(uint64_t)JOB_OPEN, memory_order_relaxed);
+    for (int spins = 0; atomic_load_explicit(&p->job, memory_order_acquire) & JOB_COUNT; spins++) {
+        if (spins < JOIN_SPINS)
+            cpu_relax();
+        else
+            sched_yield();
+    }
 }

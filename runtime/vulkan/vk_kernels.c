@@ -69,6 +69,9 @@ ROWS(grid_single, 1)
 ITEMS(grid_nd, u(i[0]) * u(i[1]))
 ITEMS(grid_pairs, (u(i[0]) + 1) / 2)
 ITEMS(grid_rows, u(i[0]) * u(i[2]) * u(i[3]))
+ITEMS(grid_wino_filters, u(i[0]) * u(i[1]))
+ITEMS(grid_wino_input, u(i[0]) * u(i[1]) * ((u(i[6]) + 1) / 2) * ((u(i[7]) + 1) / 2))
+ITEMS(grid_wino_output, u(i[0]) * u(i[1]) * ((u(i[2]) + 1) / 2) * ((u(i[3]) + 1) / 2))
 
 static void grid_gemm(const rt_params *p, uint32_t local, uint32_t g[3])
 {
@@ -127,6 +130,12 @@ static const vk_kernel_info kernel_table[RT_K_COUNT] = {
     K16(RT_K_UNPACK_F16, unpack_f16, 128, grid_pairs),
     K(RT_K_GATHER_ROWS, gather_rows, 128, grid_rows),
     K(RT_K_SCATTER_ROWS, scatter_rows, 128, grid_rows),
+    K(RT_K_WINO_WEIGHT, wino_weight, 128, grid_wino_filters),
+    K(RT_K_WINO_WEIGHT_BWD, wino_weight_bwd, 128, grid_wino_filters),
+    K(RT_K_WINO_INPUT, wino_input, 128, grid_wino_input),
+    K(RT_K_WINO_INPUT_BWD, wino_input_bwd, 128, grid_col2im),
+    K(RT_K_WINO_OUTPUT, wino_output, 128, grid_wino_output),
+    K(RT_K_WINO_OUTPUT_BWD, wino_output_bwd, 128, grid_wino_output),
 };
 
 const vk_kernel_info *vk_kernel_get(rt_kernel k)

@@ -4,9 +4,12 @@
  * Lowered to im2col + GEMM per group, batched over images. The column
  * buffer is a temporary: backward rebuilds it from the saved input rather
  * than keeping it alive across the step (the input is KH*KW times smaller).
- * A 1x1 convolution with stride 1 and no padding uses the input directly. */
+ * A 1x1 convolution with stride 1 and no padding uses the input directly.
+ * 3x3 stride-1 convolutions with enough channels use Winograd instead
+ * (conv_winograd.c). */
 #include <math.h>
 
+#include "conv_winograd.h"
 #include "lora.h"
 #include "ops.h"
 
@@ -87,6 +90,18 @@ static conv_geom geom_of(emit_ctx *e, const node *n)
     return c;
 }
 
+/* Whether the node takes the Winograd path (*wc filled in if so). A
+ * sparse channel update computes its weight gradient's rows by im2col. */
+static bool winograd_of(const emit_ctx *e, const node *n, int batch, wino_conv *wc)
+{
+    const int *a = n->iattr;
+    if (ec_param_rows(e, n->params[0]) || a[A_KH] != 3 || a[A_KW] != 3 || a[A_SH] != 1 || a[A_SW] != 1 || a[A_DH] != 1 || a[A_DW] != 1 ||
+        a[A_GROUPS] != 1)
+        return false;
+    *wc = (wino_conv){batch, a[A_CIN], a[A_COUT], a[A_H], a[A_W], a[A_PH], a[A_PW], a[A_OH], a[A_OW]};
+    return wino_conv_chosen(wc);
+}
+
 static rt_params im2col_params(const node *n, int batch)
 {
     const int *a = n->iattr;
@@ -121,9 +136,15 @@ static lora_layout lora_layout_of(const conv_geom *c)
 static void conv_forward(emit_ctx *e, const node *n, int id)
 {
     conv_geom c = geom_of(e, n);
-    int col = build_columns(e, n, &c);
     int y = ec_value(e, id), w = ec_param(e, n->params[0]);
     int b = n->iattr[A_BIAS] ? ec_param(e, n->params[1]) : -1;
+    wino_conv wc;
+    if (winograd_of(e, n, c.batch, &wc)) {
+        bool dw = ec_runs_backward(e, id) && ec_param_trainable(e, n->params[0]);
+        wino_conv_forward(e, &wc, id, dw, ec_value(e, n->inputs[0]), w, b, y);
+        return;
+    }
+    int col = build_columns(e, n, &c);
     size_t col_img = (size_t)c.groups * c.ckk_g * c.ohw; /* floats per image */
     for (int gi = 0; gi < c.groups; gi++) {
         /* Y[b][g] (cout_g x ohw) = W_g (cout_g x ckk_g) * col[b][g] (ckk_g x ohw) */
@@ -162,6 +183,16 @@ static void conv_backward(emit_ctx *e, const node *n, int id)
         int db = ec_param_grad(e, n->params[1], &acc);
         p.i[0] = c.batch, p.i[1] = c.cout, p.i[2] = (int)c.ohw, p.i[3] = acc;
         emit2(e, RT_K_BIAS_GRAD, &p, dy, db);
+    }
+    wino_conv wc;
+    if (winograd_of(e, n, c.batch, &wc)) {
+        int dw = -1, dw_acc = 0, dx = -1, dx_acc = 0;
+        if (ec_param_trainable(e, wp))
+            dw = ec_param_grad(e, wp, &dw_acc);
+        if (ec_needs_grad(e, n->inputs[0]))
+            dx = ec_grad(e, n->inputs[0], &dx_acc);
+        wino_conv_backward(e, &wc, id, ec_param(e, wp), dy, dw, dw_acc, dx, dx_acc);
+        return;
     }
     if (ec_param_trainable(e, wp) && ec_param_rows(e, wp)) {
         /* Sparse update (groups == 1): dW of the trained output channels
