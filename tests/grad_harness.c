@@ -10,6 +10,7 @@
 #include "test_util.h"
 
 bool gh_plain_memory;
+size_t gh_col_chunk_bytes;
 
 typedef struct gh_buffers {
     rt_buffer *params, *grads, *opt, *inputs, *scalars;
@@ -76,7 +77,8 @@ static int run_plan(rt_backend *be, const vkt_graph *g, int loss, int batch, boo
     bool *trainable = calloc((size_t)g->param_count + 1, sizeof(bool));
     for (int i = 0; i < g->param_count; i++)
         trainable[i] = !g->params[i].is_state && (!mask || mask[i]);
-    compile_request req = {g, loss, batch, true, trainable, NULL, backward, probe, false, NULL, false, gh_plain_memory};
+    compile_request req = {g, loss, batch, true, trainable, NULL, backward, probe, false, NULL, false, gh_plain_memory,
+                           gh_col_chunk_bytes};
     int rc = -1;
     if (setup(be, g, batch, inputs, seed, b) == 0 && compile_plan(pl, &req) == VKT_OK) {
         plan_bindings pb = {b->params, b->grads, b->opt, b->inputs, b->scalars, b->param_off, b->grad_off,

@@ -20,6 +20,8 @@ typedef struct grad_result {
 /* Compile without the activation-memory savings (ReLU masks, byte
  * argmax, in-place outputs): compile_request.plain_memory. */
 extern bool gh_plain_memory;
+/* The im2col chunk cap of the plans gh_run compiles (0: the default). */
+extern size_t gh_col_chunk_bytes;
 
 /* inputs[k]: batch samples of graph input k. probe: node whose forward
  * value to return (-1: none). seed: the step's dropout seed. */

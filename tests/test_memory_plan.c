@@ -92,7 +92,7 @@ static void compile_case(const gcase *c, bool plain, plan *pl)
     for (int i = 0; i < c->g->param_count; i++)
         trainable[i] = !c->g->params[i].is_state;
     int probe = c->g->nodes[c->loss].inputs[0];
-    compile_request req = {c->g, c->loss, c->batch, true, trainable, NULL, true, probe, false, NULL, false, plain};
+    compile_request req = {c->g, c->loss, c->batch, true, trainable, NULL, true, probe, false, NULL, false, plain, 0};
     assert_int_equal(compile_plan(pl, &req), VKT_OK);
     pl->trainable = NULL;
     free(trainable);
@@ -104,6 +104,42 @@ static void expect_same(const void *a, const void *b, size_t bytes, const char *
 {
     if ((a == NULL) != (b == NULL) || (a && memcmp(a, b, bytes) != 0))
         fail_msg("%s: %s differs from the plain plan's", label, what);
+}
+
+/* Convolutions with one image per im2col chunk give the same bits as
+ * whole-batch columns (the chunks' weight-gradient sums chain in order). */
+static void chunked_check(gcase *c, double eps, const char *label)
+{
+    (void)eps;
+    const vkt_graph *g = c->g;
+    const void *const *in = (const void *const *)c->inputs;
+    grad_result whole, chunked;
+    assert_int_equal(gh_run(g_cpu, g, c->loss, c->batch, in, -1, 7, &whole), 0);
+    gh_col_chunk_bytes = 1;
+    int rc = gh_run(g_cpu, g, c->loss, c->batch, in, -1, 7, &chunked);
+    gh_col_chunk_bytes = 0;
+    assert_int_equal(rc, 0);
+    if (whole.loss != chunked.loss)
+        fail_msg("%s: chunked loss differs", label);
+    for (int i = 0; i < g->param_count; i++)
+        if ((whole.param_grads[i] == NULL) != (chunked.param_grads[i] == NULL) ||
+            (whole.param_grads[i] && memcmp(whole.param_grads[i], chunked.param_grads[i], g->params[i].numel * 4)))
+            fail_msg("%s: chunked gradient of %s differs", label, g->params[i].name);
+    for (int k = 0; k < g->input_count; k++)
+        if (whole.input_grads[k] &&
+            memcmp(whole.input_grads[k], chunked.input_grads[k], g->nodes[g->inputs[k]].numel * (size_t)c->batch * 4))
+            fail_msg("%s: chunked input gradient differs", label);
+    gh_free(g, &whole);
+    gh_free(g, &chunked);
+    gcase_free(c);
+}
+
+static void test_conv_chunks(void **state)
+{
+    (void)state;
+    op_cases_conv2d(chunked_check);
+    op_cases_lora(chunked_check);
+    op_cases_small_networks(chunked_check);
 }
 
 static void bitwise_check(gcase *c, double eps, const char *label)
@@ -312,6 +348,7 @@ static void test_training_bit_identical(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_conv_chunks),
         cmocka_unit_test(test_op_cases_match_plain_plans),
         cmocka_unit_test(test_cnn_preset_plans_less),
         cmocka_unit_test(test_training_bit_identical),

@@ -73,6 +73,15 @@ static void parity_check(gcase *c, double eps, const char *label)
 FAMILY(linear)
 FAMILY(conv2d)
 FAMILY(lora)
+
+/* Convolutions through one-image im2col chunks, on both backends. */
+static void test_conv2d_chunked(void **state)
+{
+    (void)state;
+    gh_col_chunk_bytes = 1;
+    op_cases_conv2d(parity_check);
+    gh_col_chunk_bytes = 0;
+}
 FAMILY(pools)
 FAMILY(norms)
 FAMILY(activations)
@@ -111,7 +120,7 @@ static void test_cnn_preset_full_size(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_linear),     cmocka_unit_test(test_conv2d), cmocka_unit_test(test_lora),      cmocka_unit_test(test_pools),
+        cmocka_unit_test(test_linear),     cmocka_unit_test(test_conv2d), cmocka_unit_test(test_lora), cmocka_unit_test(test_conv2d_chunked),      cmocka_unit_test(test_pools),
         cmocka_unit_test(test_norms),      cmocka_unit_test(test_activations), cmocka_unit_test(test_structural),
         cmocka_unit_test(test_dropout),    cmocka_unit_test(test_embedding),   cmocka_unit_test(test_losses),
         cmocka_unit_test(test_small_networks),

@@ -83,6 +83,7 @@ vkt_status compile_plan(plan *pl, const compile_request *req)
     pl->param_rows = req->param_rows;
     pl->arena_grads = req->training && req->optimizer && !(req->optimizer->clip_grad_norm > 0);
     pl->plain_memory = req->plain_memory;
+    pl->col_chunk_bytes = req->col_chunk_bytes;
     mark_gradients(pl, req->loss, req->input_grads);
     if (req->training && req->recompute && pl->error == VKT_OK)
         pl->error = mark_recompute(pl, req->loss);

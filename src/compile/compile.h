@@ -23,6 +23,7 @@ typedef struct compile_request {
     bool recompute;        /* training plans: recompute cheap layers' outputs in backward */
     bool plain_memory;   /* debug: no ReLU masks, byte argmax or in-place
                             outputs, to compare a plan against */
+    size_t col_chunk_bytes; /* debug: cap of an im2col chunk's columns (0: the default) */
 } compile_request;
 
 vkt_status compile_plan(plan *pl, const compile_request *req);

@@ -111,6 +111,7 @@ typedef struct plan {
     bool *param_grad_written; /* per param */
     int scalars_slot;
     bool plain_memory;  /* no byte argmax, masks or in-place (compile_request) */
+    size_t col_chunk_bytes; /* im2col chunk cap (0: the default; compile_request) */
     vkt_status error;
     /* Label that ec_emit gives new launches; set by the compiler around
      * each op's emitters and by the optimizer per parameter. */

@@ -69,10 +69,17 @@ vkt_tensor vkt_conv2d(vkt_graph *g, vkt_tensor x, const vkt_conv2d_params *cp, c
     return graph_add_node(g, &n);
 }
 
+/* The im2col path works through the batch in chunks of images whose
+ * column buffer stays under COL_CHUNK_BYTES (the whole batch when it
+ * fits, one image at least), so a convolution's workspace does not grow
+ * with the batch: a depthwise 3x3 layer's columns are 9x its input. */
+#define COL_CHUNK_BYTES ((size_t)2 << 20)
+
 typedef struct conv_geom {
     int batch, cin, cout, groups, cin_g, cout_g;
     size_t kk, ckk_g, ohw, hw;
     bool direct; /* 1x1, stride 1, no padding: the input is its own column buffer */
+    size_t chunk_cap; /* bytes of columns per chunk of images */
 } conv_geom;
 
 static conv_geom geom_of(emit_ctx *e, const node *n)
@@ -86,6 +93,7 @@ static conv_geom geom_of(emit_ctx *e, const node *n)
     c.ckk_g = (size_t)c.cin_g * c.kk;
     c.ohw = (size_t)a[A_OH] * (size_t)a[A_OW];
     c.hw = (size_t)a[A_H] * (size_t)a[A_W];
+    c.chunk_cap = e->col_chunk_bytes ? e->col_chunk_bytes : COL_CHUNK_BYTES;
     c.direct = a[A_KH] == 1 && a[A_KW] == 1 && a[A_SH] == 1 && a[A_SW] == 1 && a[A_PH] == 0 && a[A_PW] == 0;
     return c;
 }
@@ -113,16 +121,38 @@ static rt_params im2col_params(const node *n, int batch)
     return p;
 }
 
-/* Column buffer of the input (a temporary, or the input itself). */
-static int build_columns(emit_ctx *e, const node *n, const conv_geom *c)
+
+static int chunk_images(const conv_geom *c)
+{
+    if (c->direct)
+        return c->batch;
+    size_t per_image = (size_t)c->groups * c->ckk_g * c->ohw * 4;
+    size_t nb = c->chunk_cap / per_image;
+    return nb < 1 ? 1 : nb > (size_t)c->batch ? c->batch : (int)nb;
+}
+
+/* Columns of images [b0, b0 + nb) of x into `col` (laid out for nb
+ * images); a direct 1x1 convolution reads the input itself. Returns the
+ * slot holding them and *offset, the float offset of image b0's columns. */
+static int columns_of(emit_ctx *e, const node *n, const conv_geom *c, int col, int b0, int nb, size_t *offset)
 {
     int x = ec_value(e, n->inputs[0]);
-    if (c->direct)
+    if (c->direct) {
+        *offset = (size_t)b0 * (size_t)c->cin * c->hw;
         return x;
-    int col = ec_temp(e, (size_t)c->batch * c->groups * c->ckk_g * c->ohw * 4);
-    rt_params p = im2col_params(n, c->batch);
-    emit2(e, RT_K_IM2COL, &p, x, col);
+    }
+    rt_params p = im2col_params(n, nb);
+    plan_arg args[2] = {arg_at(x, (size_t)b0 * (size_t)c->cin * c->hw, (size_t)nb * (size_t)c->cin * c->hw),
+                        arg_at(col, 0, (size_t)nb * c->groups * c->ckk_g * c->ohw)};
+    ec_emit_args(e, RT_K_IM2COL, &p, 2, args);
+    *offset = 0;
     return col;
+}
+
+/* A temporary for one chunk's columns (-1 for a direct convolution). */
+static int column_temp(emit_ctx *e, const conv_geom *c, int nb)
+{
+    return c->direct ? -1 : ec_temp(e, (size_t)nb * c->groups * c->ckk_g * c->ohw * 4);
 }
 
 /* Adapters sit on 1x1 convolutions only, whose input is its own
@@ -144,26 +174,105 @@ static void conv_forward(emit_ctx *e, const node *n, int id)
         wino_conv_forward(e, &wc, id, dw, ec_value(e, n->inputs[0]), w, b, y);
         return;
     }
-    int col = build_columns(e, n, &c);
-    size_t col_img = (size_t)c.groups * c.ckk_g * c.ohw; /* floats per image */
-    for (int gi = 0; gi < c.groups; gi++) {
-        /* Y[b][g] (cout_g x ohw) = W_g (cout_g x ckk_g) * col[b][g] (ckk_g x ohw) */
-        rt_params p = rt_params_zero();
-        p.i[0] = c.cout_g, p.i[1] = (int)c.ohw, p.i[2] = (int)c.ckk_g;
-        p.i[5] = (int)c.ckk_g, p.i[6] = (int)c.ohw, p.i[7] = (int)c.ohw;
-        p.i[8] = c.batch, p.i[9] = 0, p.i[10] = (int)col_img, p.i[11] = c.cout * (int)c.ohw;
-        p.i[12] = b >= 0 ? 1 : 0;
-        plan_arg args[4] = {
-            arg_at(w, (size_t)gi * c.cout_g * c.ckk_g, (size_t)c.cout_g * c.ckk_g),
-            arg_at(col, (size_t)gi * c.ckk_g * c.ohw, col_img * (size_t)(c.batch - 1) + c.ckk_g * c.ohw),
-            arg_at(y, (size_t)gi * c.cout_g * c.ohw, (size_t)c.cout * c.ohw * (size_t)(c.batch - 1) + (size_t)c.cout_g * c.ohw),
-            b >= 0 ? arg_at(b, (size_t)gi * c.cout_g, (size_t)c.cout_g) : arg_none(),
-        };
-        ec_emit_args(e, RT_K_GEMM, &p, 4, args);
+    int chunk = chunk_images(&c), temp = column_temp(e, &c, chunk);
+    size_t col_img = c.direct ? (size_t)c.cin * c.hw : (size_t)c.groups * c.ckk_g * c.ohw; /* floats per image */
+    for (int b0 = 0; b0 < c.batch; b0 += chunk) {
+        int nb = c.batch - b0 < chunk ? c.batch - b0 : chunk;
+        size_t at;
+        int col = columns_of(e, n, &c, temp, b0, nb, &at);
+        size_t y_at = (size_t)b0 * (size_t)c.cout * c.ohw;
+        for (int gi = 0; gi < c.groups; gi++) {
+            /* Y[b][g] (cout_g x ohw) = W_g (cout_g x ckk_g) * col[b][g] (ckk_g x ohw) */
+            rt_params p = rt_params_zero();
+            p.i[0] = c.cout_g, p.i[1] = (int)c.ohw, p.i[2] = (int)c.ckk_g;
+            p.i[5] = (int)c.ckk_g, p.i[6] = (int)c.ohw, p.i[7] = (int)c.ohw;
+            p.i[8] = nb, p.i[9] = 0, p.i[10] = (int)col_img, p.i[11] = c.cout * (int)c.ohw;
+            p.i[12] = b >= 0 ? 1 : 0;
+            plan_arg args[4] = {
+                arg_at(w, (size_t)gi * c.cout_g * c.ckk_g, (size_t)c.cout_g * c.ckk_g),
+                arg_at(col, at + (size_t)gi * c.ckk_g * c.ohw, col_img * (size_t)(nb - 1) + c.ckk_g * c.ohw),
+                arg_at(y, y_at + (size_t)gi * c.cout_g * c.ohw,
+                       (size_t)c.cout * c.ohw * (size_t)(nb - 1) + (size_t)c.cout_g * c.ohw),
+                b >= 0 ? arg_at(b, (size_t)gi * c.cout_g, (size_t)c.cout_g) : arg_none(),
+            };
+            ec_emit_args(e, RT_K_GEMM, &p, 4, args);
+        }
     }
     if (n->lora_rank) {
         lora_layout l = lora_layout_of(&c);
-        lora_forward(e, n, id, &l, col, y);
+        lora_forward(e, n, id, &l, ec_value(e, n->inputs[0]), y);
+    }
+}
+
+/* dW (+)= sum over the batch of dY[b] col[b]^T, chunk by chunk (the
+ * chunks' sums chained in image order). `src` is dY, or for a sparse
+ * update the gathered rows of dY with `rows` channels per image. */
+static void weight_gradient(emit_ctx *e, const node *n, const conv_geom *c, int src, int rows, int dw, int acc)
+{
+    int chunk = chunk_images(c), temp = column_temp(e, c, chunk);
+    bool sparse = rows != c->cout;
+    size_t col_img = c->direct ? (size_t)c->cin * c->hw : (size_t)c->groups * c->ckk_g * c->ohw;
+    size_t src_img = (size_t)rows * c->ohw;
+    for (int b0 = 0; b0 < c->batch; b0 += chunk) {
+        int nb = c->batch - b0 < chunk ? c->batch - b0 : chunk;
+        size_t at;
+        int col = columns_of(e, n, c, temp, b0, nb, &at);
+        int groups = sparse ? 1 : c->groups;
+        for (int gi = 0; gi < groups; gi++) {
+            /* dW_g (m x ckk_g) += sum_b src[b][g] (m x ohw) * col[b][g]^T */
+            int m = sparse ? rows : c->cout_g;
+            rt_params p = rt_params_zero();
+            p.i[0] = m, p.i[1] = (int)c->ckk_g, p.i[2] = (int)c->ohw, p.i[4] = 1;
+            p.i[5] = (int)c->ohw, p.i[6] = (int)c->ohw, p.i[7] = (int)c->ckk_g;
+            p.i[8] = nb, p.i[9] = (int)src_img, p.i[10] = (int)col_img, p.i[14] = 1;
+            p.i[13] = b0 > 0 ? 1 : acc;
+            plan_arg args[4] = {
+                arg_at(src, (size_t)b0 * src_img + (size_t)gi * (size_t)m * c->ohw,
+                       src_img * (size_t)(nb - 1) + (size_t)m * c->ohw),
+                arg_at(col, at + (size_t)gi * c->ckk_g * c->ohw, col_img * (size_t)(nb - 1) + c->ckk_g * c->ohw),
+                arg_at(dw, (size_t)gi * (size_t)m * c->ckk_g, (size_t)m * c->ckk_g),
+                arg_none(),
+            };
+            ec_emit_args(e, RT_K_GEMM, &p, 4, args);
+        }
+    }
+}
+
+/* dX (+)= col2im(W^T dY), chunk by chunk; a direct 1x1 convolution's
+ * GEMM writes dX itself. */
+static void input_gradient(emit_ctx *e, const node *n, const conv_geom *c, int dy, int dx, int acc)
+{
+    int chunk = chunk_images(c), dcol = column_temp(e, c, chunk);
+    int w = ec_param(e, n->params[0]);
+    size_t col_img = c->direct ? (size_t)c->cin * c->hw : (size_t)c->groups * c->ckk_g * c->ohw;
+    size_t y_img = (size_t)c->cout * c->ohw, x_img = (size_t)c->cin * c->hw;
+    for (int b0 = 0; b0 < c->batch; b0 += chunk) {
+        int nb = c->batch - b0 < chunk ? c->batch - b0 : chunk;
+        int out = c->direct ? dx : dcol;
+        size_t out_at = c->direct ? (size_t)b0 * x_img : 0;
+        for (int gi = 0; gi < c->groups; gi++) {
+            /* dcol[b][g] (ckk_g x ohw) = W_g^T * dY[b][g] */
+            rt_params p = rt_params_zero();
+            p.i[0] = (int)c->ckk_g, p.i[1] = (int)c->ohw, p.i[2] = c->cout_g, p.i[3] = 1;
+            p.i[5] = (int)c->ckk_g, p.i[6] = (int)c->ohw, p.i[7] = (int)c->ohw;
+            p.i[8] = nb, p.i[9] = 0, p.i[10] = (int)y_img, p.i[11] = (int)col_img;
+            p.i[13] = c->direct ? acc : 0;
+            plan_arg args[4] = {
+                arg_at(w, (size_t)gi * c->cout_g * c->ckk_g, (size_t)c->cout_g * c->ckk_g),
+                arg_at(dy, (size_t)b0 * y_img + (size_t)gi * c->cout_g * c->ohw,
+                       y_img * (size_t)(nb - 1) + (size_t)c->cout_g * c->ohw),
+                arg_at(out, out_at + (size_t)gi * c->ckk_g * c->ohw, col_img * (size_t)(nb - 1) + c->ckk_g * c->ohw),
+                arg_none(),
+            };
+            ec_emit_args(e, RT_K_GEMM, &p, 4, args);
+        }
+        if (!c->direct) {
+            rt_params p = im2col_params(n, nb);
+            p.i[14] = acc;
+            plan_arg args[2] = {arg_at(dcol, 0, (size_t)nb * col_img),
+                                arg_at(dx, (size_t)b0 * x_img, (size_t)nb * x_img)};
+            ec_emit_args(e, RT_K_COL2IM, &p, 2, args);
+        }
     }
 }
 
@@ -173,10 +282,6 @@ static void conv_backward(emit_ctx *e, const node *n, int id)
     int acc;
     int dy = ec_grad(e, id, &acc);
     int wp = n->params[0];
-    size_t col_img = (size_t)c.groups * c.ckk_g * c.ohw;
-    size_t y_img = (size_t)c.cout * c.ohw;
-    size_t dy_span = y_img * (size_t)(c.batch - 1) + (size_t)c.cout_g * c.ohw;
-    size_t col_span = col_img * (size_t)(c.batch - 1) + c.ckk_g * c.ohw;
 
     if (n->iattr[A_BIAS] && ec_param_trainable(e, n->params[1])) {
         rt_params p = rt_params_zero();
@@ -194,60 +299,16 @@ static void conv_backward(emit_ctx *e, const node *n, int id)
         wino_conv_backward(e, &wc, id, ec_param(e, wp), dy, dw, dw_acc, dx, dx_acc);
         return;
     }
-    if (ec_param_trainable(e, wp) && ec_param_rows(e, wp)) {
-        /* Sparse update (groups == 1): dW of the trained output channels
-         * only, from those channels of dY. */
-        int col = build_columns(e, n, &c);
-        int k, dyk = op_rows_of_dy(e, wp, dy, c.batch, c.cout, (int)c.ohw, &k);
+    if (ec_param_trainable(e, wp)) {
+        /* A sparse update (groups == 1) takes only the trained output
+         * channels' rows of dY, and computes only their gradient. */
+        int rows, src = op_rows_of_dy(e, wp, dy, c.batch, c.cout, (int)c.ohw, &rows);
         int dw = ec_param_grad(e, wp, &acc);
-        rt_params p = rt_params_zero();
-        p.i[0] = k, p.i[1] = (int)c.ckk_g, p.i[2] = (int)c.ohw, p.i[4] = 1;
-        p.i[5] = (int)c.ohw, p.i[6] = (int)c.ohw, p.i[7] = (int)c.ckk_g;
-        p.i[8] = c.batch, p.i[9] = k * (int)c.ohw, p.i[10] = (int)col_img, p.i[13] = acc, p.i[14] = 1;
-        int slots[4] = {dyk, col, dw, -1};
-        ec_emit(e, RT_K_GEMM, &p, 4, slots);
-    } else if (ec_param_trainable(e, wp)) {
-        int col = build_columns(e, n, &c);
-        int dw = ec_param_grad(e, wp, &acc);
-        for (int gi = 0; gi < c.groups; gi++) {
-            /* dW_g (cout_g x ckk_g) = sum_b dY[b][g] (cout_g x ohw) * col[b][g]^T */
-            rt_params p = rt_params_zero();
-            p.i[0] = c.cout_g, p.i[1] = (int)c.ckk_g, p.i[2] = (int)c.ohw, p.i[4] = 1;
-            p.i[5] = (int)c.ohw, p.i[6] = (int)c.ohw, p.i[7] = (int)c.ckk_g;
-            p.i[8] = c.batch, p.i[9] = (int)y_img, p.i[10] = (int)col_img, p.i[13] = acc, p.i[14] = 1;
-            plan_arg args[4] = {
-                arg_at(dy, (size_t)gi * c.cout_g * c.ohw, dy_span),
-                arg_at(col, (size_t)gi * c.ckk_g * c.ohw, col_span),
-                arg_at(dw, (size_t)gi * c.cout_g * c.ckk_g, (size_t)c.cout_g * c.ckk_g),
-                arg_none(),
-            };
-            ec_emit_args(e, RT_K_GEMM, &p, 4, args);
-        }
+        weight_gradient(e, n, &c, src, rows, dw, acc);
     }
     if (ec_needs_grad(e, n->inputs[0])) {
         int dx = ec_grad(e, n->inputs[0], &acc);
-        /* dcol[b][g] (ckk_g x ohw) = W_g^T * dY[b][g]; direct 1x1 writes dX. */
-        int dcol = c.direct ? dx : ec_temp(e, (size_t)c.batch * col_img * 4);
-        int w = ec_param(e, wp);
-        for (int gi = 0; gi < c.groups; gi++) {
-            rt_params p = rt_params_zero();
-            p.i[0] = (int)c.ckk_g, p.i[1] = (int)c.ohw, p.i[2] = c.cout_g, p.i[3] = 1;
-            p.i[5] = (int)c.ckk_g, p.i[6] = (int)c.ohw, p.i[7] = (int)c.ohw;
-            p.i[8] = c.batch, p.i[9] = 0, p.i[10] = (int)y_img, p.i[11] = (int)col_img;
-            p.i[13] = c.direct ? acc : 0;
-            plan_arg args[4] = {
-                arg_at(w, (size_t)gi * c.cout_g * c.ckk_g, (size_t)c.cout_g * c.ckk_g),
-                arg_at(dy, (size_t)gi * c.cout_g * c.ohw, dy_span),
-                arg_at(dcol, (size_t)gi * c.ckk_g * c.ohw, col_span),
-                arg_none(),
-            };
-            ec_emit_args(e, RT_K_GEMM, &p, 4, args);
-        }
-        if (!c.direct) {
-            rt_params p = im2col_params(n, c.batch);
-            p.i[14] = acc;
-            emit2(e, RT_K_COL2IM, &p, dcol, dx);
-        }
+        input_gradient(e, n, &c, dy, dx, acc);
     }
     if (n->lora_rank) {
         lora_layout l = lora_layout_of(&c);

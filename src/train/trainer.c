@@ -272,7 +272,7 @@ static vkt_status get_plan(vkt_trainer *tr, int batch, bool training, plan **out
         c->used = false;
     }
     compile_request req = {tr->graph, tr->loss, batch, training, tr->trainable, &tr->opt, false, -1,
-                           tr->fp16_activations, tr->rows.rows_k, tr->recompute && training, tr->plain_memory};
+                           tr->fp16_activations, tr->rows.rows_k, tr->recompute && training, tr->plain_memory, 0};
     vkt_status st = compile_plan(&c->pl, &req);
     if (st == VKT_OK && req.recompute) {
         /* Recomputation pays only where the recomputed values' inputs
