@@ -74,6 +74,48 @@ static void test_federate_improves(void **state)
     free(log);
 }
 
+/* The last record of a JSONL log (the summary). */
+static json_t *summary_of(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[4096];
+    json_t *last = NULL;
+    while (fgets(line, sizeof line, f)) {
+        json_decref(last);
+        last = json_loads(line, 0, NULL);
+        assert_non_null(last);
+    }
+    fclose(f);
+    assert_non_null(last);
+    assert_true(json_is_true(json_object_get(last, "summary")));
+    return last;
+}
+
+/* FedBuff on a non-IID split with packets damaged in transit: the
+ * damaged ones are refused and the steps still happen. */
+static void test_fedbuff_with_damage(void **state)
+{
+    (void)state;
+    if (!have_data())
+        skip();
+    char *log = tu_temp_path("fedbuff.jsonl");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "%s federate --clients 6 --rounds 4 --per-round 4 --mode fedbuff --buffer 2 --split dirichlet:0.5 "
+             "--corrupt 0.5 --local-steps 5 --test-samples 500 --threads 1 --quiet --log %s > /dev/null",
+             vktrain_path, log);
+    assert_int_equal(run(cmd), 0);
+    json_t *s = summary_of(log);
+    assert_int_equal(json_integer_value(json_object_get(s, "rounds")), 4);
+    json_int_t refused = json_integer_value(json_object_get(s, "refused"));
+    json_int_t updates = json_integer_value(json_object_get(s, "updates"));
+    if (!(refused > 0 && updates >= 8 + refused))
+        fail_msg("%lld updates, %lld refused", (long long)updates, (long long)refused);
+    json_decref(s);
+    free(log);
+}
+
 static st_file *read_model(const char *path)
 {
     st_file *f = NULL;
@@ -159,6 +201,7 @@ int main(int argc, char **argv)
     vkagg_path = argv[2];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_federate_improves),
+        cmocka_unit_test(test_fedbuff_with_damage),
         cmocka_unit_test(test_vkagg_matches_federate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,4 +1,4 @@
-/* vkagg's wire protocol (docs/aggregator.md): over one TCP connection a
+/* vkagg's wire protocol (docs/federated.md): over one TCP connection a
  * client sends frames, each a u32 little-endian length L (1..the
  * server's cap) then L bytes holding one update packet; the server
  * answers every frame with one byte: FRAME_REPLY_ACCEPTED, the

@@ -161,6 +161,7 @@ typedef struct fsim_run {
     /* the run so far */
     double sim_time;
     double time_to_target;  /* < 0: not reached */
+    int64_t updates_to_target; /* client updates sent until then */
     double best_accuracy;
     fsim_row last;
     uint64_t total_bytes, total_dense;

@@ -264,6 +264,13 @@ int fsim_run_fedbuff(fsim_run *r)
         bool applied = deliver(r, &done.update);
         vkt_update_packet_free(done.update.packet);
         busy[done.client] = false;
+        /* Everything refused (a hostile --corrupt, too small a
+         * --max-staleness): stop rather than train forever. */
+        if (!applied && r->row.refused > 10 * (int)o->buffer + concurrency) {
+            cli_error("%d updates refused since the last step; giving up", r->row.refused);
+            status = 1;
+            break;
+        }
         if (applied) {
             vkt_fed_round_stats stats;
             vkt_fed_last_stats(r->world.agg, &stats);

@@ -70,11 +70,13 @@ int fsim_report_row(fsim_run *r)
     double per_client = row->updates ? (double)row->bytes / row->updates : 0.0;
     if (row->accuracy > r->best_accuracy)
         r->best_accuracy = row->accuracy;
-    if (r->time_to_target < 0 && row->accuracy >= r->opt.target)
-        r->time_to_target = row->sim_time;
     r->total_bytes += row->bytes;
     r->total_dense += row->dense_bytes;
     r->total_updates += row->updates;
+    if (r->time_to_target < 0 && row->accuracy >= r->opt.target) {
+        r->time_to_target = row->sim_time;
+        r->updates_to_target = r->total_updates;
+    }
     r->total_refused += row->refused;
     r->total_failed += row->failed;
 
@@ -128,12 +130,13 @@ int fsim_report_summary(fsim_run *r)
     double per_update = r->total_updates ? (double)r->total_bytes / (double)r->total_updates : 0.0;
     double per_client = r->client_count ? (double)r->total_bytes / r->client_count : 0.0;
     double wall = cli_now_seconds() - r->started;
-    printf("done: %s, %lld %s, final test_acc %.2f%% (best %.2f%%), simulated %.1fs", 
+    printf("done: %s, %lld %s, final test_acc %.2f%% (best %.2f%%), simulated %.1fs",
            o->mode == VKT_FED_FEDBUFF ? "FedBuff" : "FedAvg", (long long)r->last.round,
            o->mode == VKT_FED_FEDBUFF ? "steps" : "rounds", 100.0 * r->last.accuracy, 100.0 * r->best_accuracy,
            r->sim_time);
     if (r->time_to_target >= 0)
-        printf(", %.0f%% reached at %.1fs", 100.0 * o->target, r->time_to_target);
+        printf(", %.0f%% reached at %.1fs after %lld updates", 100.0 * o->target, r->time_to_target,
+               (long long)r->updates_to_target);
     else
         printf(", %.0f%% not reached", 100.0 * o->target);
     printf("\nupload: %lld updates, %.2f kB each (%.0fx smaller than dense fp32), %.1f kB per client in all; "
@@ -156,6 +159,8 @@ int fsim_report_summary(fsim_run *r)
     json_object_set_new(rec, "sim_time", number(r->sim_time));
     json_object_set_new(rec, "target", number(o->target));
     json_object_set_new(rec, "time_to_target", r->time_to_target >= 0 ? json_real(r->time_to_target) : json_null());
+    json_object_set_new(rec, "updates_to_target",
+                        r->time_to_target >= 0 ? json_integer(r->updates_to_target) : json_null());
     json_object_set_new(rec, "updates", json_integer(r->total_updates));
     json_object_set_new(rec, "refused", json_integer(r->total_refused));
     json_object_set_new(rec, "could_not_train", json_integer(r->total_failed));
