@@ -39,6 +39,9 @@ int vkt_dataset_num_classes(const vkt_dataset *ds);
 int32_t vkt_dataset_label(const vkt_dataset *ds, size_t index);
 /* A new dataset holding the samples whose label is in [lo, hi]. */
 vkt_status vkt_dataset_filter_labels(const vkt_dataset *ds, int32_t lo, int32_t hi, vkt_dataset **out);
+/* A new dataset holding samples indices[0..count) of ds, in that order
+ * (an index may repeat): a client's share of a dataset, a test subset. */
+vkt_status vkt_dataset_subset(const vkt_dataset *ds, const size_t *indices, size_t count, vkt_dataset **out);
 
 /* Batches over a dataset. With shuffle, the order of epoch e is a
  * permutation drawn from (seed, e) alone, so a run can resume at any

@@ -4,6 +4,7 @@
 
 #include "context.h"
 #include "data.h"
+#include "fed.h"
 #include "graph.h"
 #include "profile.h"
 #include "status.h"

@@ -181,4 +181,7 @@ int cli_train_command(int argc, char **argv);
 /* vktrain devices (devices_cmd.c). */
 int cli_devices_command(int argc, char **argv);
 
+/* vktrain federate (federate_cmd.c): a federated-learning simulation. */
+int cli_federate_command(int argc, char **argv);
+
 #endif

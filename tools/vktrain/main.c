@@ -63,6 +63,8 @@ int main(int argc, char **argv)
         return cli_eval_command(argc - 2, argv + 2);
     if (strcmp(command, "devices") == 0)
         return cli_devices_command(argc - 2, argv + 2);
+    if (strcmp(command, "federate") == 0)
+        return cli_federate_command(argc - 2, argv + 2);
 
     if (strncmp(command, "-", 1) == 0)
         cli_error("unknown option '%s' (see vktrain --help)", command);

@@ -476,6 +476,7 @@ void cli_print_usage(FILE *stream)
           "  train      train the mlp or cnn preset\n"
           "  eval       report test accuracy and loss of saved weights\n"
           "  devices    list Vulkan devices and their capabilities\n"
+          "  federate   simulate federated learning with many clients (vkagg is the aggregator)\n"
           "\n"
           "options:\n"
           "  --help     show this help ('vktrain <command> --help' for a command's options)\n"
