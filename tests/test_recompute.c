@@ -72,6 +72,36 @@ static vkt_trainer *trainer(vkt_context *ctx, vkt_graph *g, vkt_tensor loss, boo
     return tr;
 }
 
+/* Two copies of one network on one CPU context: `keep` trains it as is,
+ * `redo` with recomputation (and fp16 storage when asked). */
+typedef struct pair {
+    vkt_context *ctx;
+    vkt_graph *a, *b;
+    vkt_trainer *keep, *redo;
+} pair;
+
+static pair pair_make(vkt_graph *(*make)(vkt_tensor *), bool fp16)
+{
+    pair p;
+    vkt_context_options co = {"cpu", 2};
+    assert_int_equal(vkt_context_create(&co, &p.ctx), VKT_OK);
+    vkt_tensor la, lb;
+    p.a = make(&la);
+    p.b = make(&lb);
+    p.keep = trainer(p.ctx, p.a, la, false, false);
+    p.redo = trainer(p.ctx, p.b, lb, true, fp16);
+    return p;
+}
+
+static void pair_free(pair *p)
+{
+    vkt_trainer_destroy(p->keep);
+    vkt_trainer_destroy(p->redo);
+    vkt_graph_destroy(p->a);
+    vkt_graph_destroy(p->b);
+    vkt_context_destroy(p->ctx);
+}
+
 /* Trains `a` plainly and `b` recomputing, 4 steps each, and checks the
  * loss, weights and running statistics agree bit for bit. */
 static void train_both(vkt_trainer *keep, vkt_trainer *redo, vkt_graph *a, vkt_graph *b)
@@ -94,50 +124,32 @@ static void train_both(vkt_trainer *keep, vkt_trainer *redo, vkt_graph *a, vkt_g
 static void test_chain_less_memory(void **state)
 {
     (void)state;
-    vkt_context_options co = {"cpu", 2};
-    vkt_context *ctx;
-    assert_int_equal(vkt_context_create(&co, &ctx), VKT_OK);
-    vkt_tensor la, lb;
-    vkt_graph *a = build_chain(&la), *b = build_chain(&lb);
-    vkt_trainer *keep = trainer(ctx, a, la, false, false), *redo = trainer(ctx, b, lb, true, false);
-    const plan *pk = gh_training_plan(keep), *pr = gh_training_plan(redo);
+    pair p = pair_make(build_chain, false);
+    const plan *pk = gh_training_plan(p.keep), *pr = gh_training_plan(p.redo);
     assert_true(pr->arena_bytes < pk->arena_bytes); /* the recomputing plan won */
     assert_int_equal(gh_count_kernels(pr, RT_K_BN_TRAIN_FWD), 3); /* running statistics updated once */
     assert_true(gh_count_kernels(pr, RT_K_BN_EVAL_FWD) >= 2);
     assert_int_equal(gh_count_kernels(pk, RT_K_BN_EVAL_FWD), 0);
-    train_both(keep, redo, a, b);
-    vkt_trainer_destroy(keep);
-    vkt_trainer_destroy(redo);
-    vkt_graph_destroy(a);
-    vkt_graph_destroy(b);
-    vkt_context_destroy(ctx);
+    train_both(p.keep, p.redo, p.a, p.b);
+    pair_free(&p);
 }
 
 /* The recompute emitters (batch norm, activations, pooling, dropout;
- * add is the plain forward too) repeat their forward bit for bit, even where recomputing does
- * not pay and the trainer would not choose it. */
+ * add is the plain forward too) repeat their forward bit for bit, even
+ * where recomputing does not pay and the trainer would not choose it. */
 static void test_every_op_same_results(void **state)
 {
     (void)state;
-    vkt_context_options co = {"cpu", 2};
-    vkt_context *ctx;
-    assert_int_equal(vkt_context_create(&co, &ctx), VKT_OK);
-    vkt_tensor la, lb;
-    vkt_graph *a = build(&la), *b = build(&lb);
-    vkt_trainer *keep = trainer(ctx, a, la, false, false), *redo = trainer(ctx, b, lb, true, false);
-    redo->force_recompute = true; /* before any plan is compiled */
-    const plan *pk = gh_training_plan(keep), *pr = gh_training_plan(redo);
+    pair p = pair_make(build, false);
+    p.redo->force_recompute = true; /* before any plan is compiled */
+    const plan *pk = gh_training_plan(p.keep), *pr = gh_training_plan(p.redo);
     assert_int_equal(gh_count_kernels(pr, RT_K_BN_TRAIN_FWD), 3);
     assert_int_equal(gh_count_kernels(pr, RT_K_BN_EVAL_FWD), 3);
     assert_true(gh_count_kernels(pr, RT_K_MAXPOOL_FWD) > gh_count_kernels(pk, RT_K_MAXPOOL_FWD));
     assert_true(gh_count_kernels(pr, RT_K_DROPOUT_FWD) > gh_count_kernels(pk, RT_K_DROPOUT_FWD));
     assert_true(gh_count_kernels(pr, RT_K_ACT_FWD) > gh_count_kernels(pk, RT_K_ACT_FWD));
-    train_both(keep, redo, a, b);
-    vkt_trainer_destroy(keep);
-    vkt_trainer_destroy(redo);
-    vkt_graph_destroy(a);
-    vkt_graph_destroy(b);
-    vkt_context_destroy(ctx);
+    train_both(p.keep, p.redo, p.a, p.b);
+    pair_free(&p);
 }
 
 /* With fp16 storage of what is still kept, training stays close to the
@@ -145,28 +157,21 @@ static void test_every_op_same_results(void **state)
 static void test_with_fp16(void **state)
 {
     (void)state;
-    vkt_context_options co = {"cpu", 2};
-    vkt_context *ctx;
-    assert_int_equal(vkt_context_create(&co, &ctx), VKT_OK);
-    vkt_tensor la, lb;
-    vkt_graph *a = build(&la), *b = build(&lb);
-    vkt_trainer *ref = trainer(ctx, a, la, false, false), *both = trainer(ctx, b, lb, true, true);
+    pair p = pair_make(build, true);
     const void *in[2] = {xs, ys};
     for (int s = 0; s < 3; s++) {
-        assert_int_equal(vkt_trainer_step(ref, in, BATCH), VKT_OK);
-        assert_int_equal(vkt_trainer_step(both, in, BATCH), VKT_OK);
+        assert_int_equal(vkt_trainer_step(p.keep, in, BATCH), VKT_OK);
+        assert_int_equal(vkt_trainer_step(p.redo, in, BATCH), VKT_OK);
     }
-    vkt_trainer_sync_weights(ref);
-    vkt_trainer_sync_weights(both);
-    for (int i = 0; i < a->param_count; i++)
-        for (size_t j = 0; j < a->params[i].numel; j++)
-            if (fabsf(a->params[i].data[j] - b->params[i].data[j]) > 2e-3f * (1 + fabsf(a->params[i].data[j])))
-                fail_msg("%s[%zu]: %g vs %g", a->params[i].name, j, a->params[i].data[j], b->params[i].data[j]);
-    vkt_trainer_destroy(ref);
-    vkt_trainer_destroy(both);
-    vkt_graph_destroy(a);
-    vkt_graph_destroy(b);
-    vkt_context_destroy(ctx);
+    vkt_trainer_sync_weights(p.keep);
+    vkt_trainer_sync_weights(p.redo);
+    for (int i = 0; i < p.a->param_count; i++)
+        for (size_t j = 0; j < p.a->params[i].numel; j++) {
+            float x = p.a->params[i].data[j], y = p.b->params[i].data[j];
+            if (fabsf(x - y) > 2e-3f * (1 + fabsf(x)))
+                fail_msg("%s[%zu]: %g vs %g", p.a->params[i].name, j, x, y);
+        }
+    pair_free(&p);
 }
 
 int main(void)
