@@ -235,7 +235,7 @@ void vkt_fed_last_stats(const vkt_fed_aggregator *agg, vkt_fed_round_stats *out)
  * and secret keys), written atomically with mode 0600. */
 vkt_status vkt_keypair_save(const vkt_keypair *kp, const char *path);
 /* Refuses a malformed file, a secret key that does not give its public
- * key, and a file that others than its owner may read. */
+ * key, and a file with any group or other permission bits. */
 vkt_status vkt_keypair_load(const char *path, vkt_keypair *out);
 /* A public key alone ("vktrain-public-key-1"), for clients; written
  * atomically (mode 0644). Loading also accepts a key-pair file and

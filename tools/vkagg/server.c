@@ -53,8 +53,8 @@ double agg_server_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void logf_(agg_server *s, const char *format, ...) __attribute__((format(printf, 2, 3)));
-static void logf_(agg_server *s, const char *format, ...)
+static void server_log(agg_server *s, const char *format, ...) __attribute__((format(printf, 2, 3)));
+static void server_log(agg_server *s, const char *format, ...)
 {
     if (!s->config.log)
         return;
@@ -216,7 +216,7 @@ static conn_result begin_body(agg_server *s, conn *c)
     uint32_t len = frame_le32(c->head);
     if (len == 0 || len > s->config.max_frame) {
         s->counts.bad_frames++;
-        logf_(s, "%s: frame of %u bytes refused (allowed 1..%zu); connection closed", c->peer, (unsigned)len,
+        server_log(s, "%s: frame of %u bytes refused (allowed 1..%zu); connection closed", c->peer, (unsigned)len,
               s->config.max_frame);
         send_reply(c, FRAME_REPLY_BAD_FRAME);
         return CONN_CLOSE;
@@ -245,7 +245,7 @@ static conn_result read_conn(agg_server *s, conn *c, double now, agg_frame_handl
     for (int reads = 0; reads < READS_PER_WAKE; reads++) {
         bool in_head = c->head_got < FRAME_HEADER_BYTES;
         if (!in_head && !grow_body(c)) {
-            logf_(s, "%s: out of memory for a frame; connection closed", c->peer);
+            server_log(s, "%s: out of memory for a frame; connection closed", c->peer);
             return CONN_CLOSE;
         }
         uint8_t *dst = in_head ? c->head + c->head_got : c->body + c->body_got;
@@ -256,7 +256,7 @@ static conn_result read_conn(agg_server *s, conn *c, double now, agg_frame_handl
         if (n <= 0) {
             if (c->head_got > 0) {
                 s->counts.truncated++;
-                logf_(s, "%s: connection ended in the middle of a frame", c->peer);
+                server_log(s, "%s: connection ended in the middle of a frame", c->peer);
             }
             return CONN_CLOSE;
         }
@@ -296,7 +296,7 @@ static void expire(agg_server *s, double now)
         if (now < conn_deadline(s, c))
             continue;
         s->counts.timeouts++;
-        logf_(s, "%s: %s; connection closed", c->peer,
+        server_log(s, "%s: %s; connection closed", c->peer,
               c->head_got > 0 ? "frame not complete in time" : "idle too long");
         conn_close(s, i);
     }

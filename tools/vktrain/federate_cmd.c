@@ -115,12 +115,16 @@ static int create_clients(fsim_run *r, const vkt_keypair *agg_keys)
         return 1;
     vkt_update_codec codec;
     vkt_update_codec_parse(o->codec, &codec); /* checked with the options */
+    int status = 0;
     r->clients = calloc((size_t)n, sizeof *r->clients);
-    int status = r->clients ? 0 : (cli_error("out of memory"), 1);
-    if (status == 0)
-        r->client_count = n;
-    if (status == 0 && !fsim_assign_devices(o, r->clients, n, r->full_plan_bytes))
+    if (!r->clients) {
+        cli_error("out of memory for %d clients", n);
         status = 1;
+    } else {
+        r->client_count = n;
+        if (!fsim_assign_devices(o, r->clients, n, r->full_plan_bytes))
+            status = 1;
+    }
     for (int i = 0; status == 0 && i < n; i++)
         status = create_client(r, i, &split, &codec, agg_keys->public_key);
     fsim_split_free(&split, n);
