@@ -40,7 +40,7 @@ static void test_federate_improves(void **state)
     char *log = tu_temp_path("federate.jsonl");
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
-             "%s federate --clients 4 --rounds 3 --per-round 4 --local-steps 10 --test-samples 1000 --threads 1 "
+             "%s federate --clients 4 --rounds 3 --per-round 4 --local-steps 5 --test-samples 500 --threads 1 "
              "--quiet --log %s",
              vktrain_path, log);
     assert_int_equal(run(cmd), 0);

@@ -71,6 +71,9 @@ typedef struct fsim_split {
 } fsim_split;
 bool fsim_split_create(const vkt_dataset *ds, const char *spec, int clients, size_t min_samples, uint64_t seed,
                        fsim_split *out);
+/* Whether spec is a valid --split (reported if not); *alpha gets its
+ * alpha, 0 for iid. */
+bool fsim_split_check(const char *spec, double *alpha);
 void fsim_split_free(fsim_split *s, int clients);
 
 /* federate_client.c: one simulated device. */
@@ -125,6 +128,8 @@ bool fsim_link_rates(const fsim_options *o, double *up, double *down);
 /* federate_devices.c: give every client its speed and memory budget
  * (full_plan_bytes: the planned memory of a full training step). */
 bool fsim_assign_devices(const fsim_options *o, fsim_client *clients, int count, size_t full_plan_bytes);
+/* Whether text is a valid --memory-tiers (reported if not). */
+bool fsim_tiers_check(const char *text);
 
 /* One server step as reported (round 0: the initial model). */
 typedef struct fsim_row {

@@ -13,7 +13,7 @@
 
 #define MAX_TIERS 16
 
-static int parse_tiers(const char *text, double *tiers)
+static int parse_tiers(const char *text, double tiers[MAX_TIERS])
 {
     int n = 0;
     const char *p = text;
@@ -31,15 +31,22 @@ static int parse_tiers(const char *text, double *tiers)
     return *p ? -1 : n;
 }
 
+bool fsim_tiers_check(const char *text)
+{
+    double tiers[MAX_TIERS];
+    if (parse_tiers(text, tiers) >= 1)
+        return true;
+    cli_error("invalid value '%s' for --memory-tiers (expected up to %d fractions in (0, 1], e.g. 1,1,0.5)", text,
+              MAX_TIERS);
+    return false;
+}
+
 bool fsim_assign_devices(const fsim_options *o, fsim_client *clients, int count, size_t full_plan_bytes)
 {
     double tiers[MAX_TIERS];
     int tier_count = parse_tiers(o->memory_tiers, tiers);
-    if (tier_count < 1) {
-        cli_error("invalid value '%s' for --memory-tiers (expected up to %d fractions in (0, 1], e.g. 1,1,0.5)",
-                  o->memory_tiers, MAX_TIERS);
-        return false;
-    }
+    if (tier_count < 1)
+        return fsim_tiers_check(o->memory_tiers);
     size_t *order = malloc((size_t)count * sizeof *order);
     if (!order) {
         cli_error("out of memory");

@@ -204,8 +204,8 @@ static bool check(fsim_options *o)
         cli_error("cannot read --key %s", o->key_path);
         return false;
     }
-    double up, down;
-    return fsim_link_rates(o, &up, &down);
+    double up, down, alpha;
+    return fsim_link_rates(o, &up, &down) && fsim_split_check(o->split, &alpha) && fsim_tiers_check(o->memory_tiers);
 }
 
 cli_parse_result fsim_parse_options(int argc, char **argv, fsim_options *o)

@@ -83,16 +83,23 @@ static bool parse_alpha(const char *spec, double *alpha)
     return (*text >= '0' && *text <= '9') && errno == 0 && *end == '\0' && *alpha >= 1e-3 && *alpha <= 1e6;
 }
 
+bool fsim_split_check(const char *spec, double *alpha)
+{
+    *alpha = 0.0;
+    if (strcmp(spec, "iid") == 0 || (strncmp(spec, "dirichlet:", 10) == 0 && parse_alpha(spec, alpha)))
+        return true;
+    cli_error("invalid value '%s' for --split (expected iid or dirichlet:ALPHA, ALPHA from 0.001)", spec);
+    return false;
+}
+
 bool fsim_split_create(const vkt_dataset *ds, const char *spec, int clients, size_t min_samples, uint64_t seed,
                        fsim_split *out)
 {
     memset(out, 0, sizeof *out);
-    bool iid = strcmp(spec, "iid") == 0;
-    double alpha = 0.0;
-    if (!iid && !(strncmp(spec, "dirichlet:", 10) == 0 && parse_alpha(spec, &alpha))) {
-        cli_error("invalid value '%s' for --split (expected iid or dirichlet:ALPHA, ALPHA from 0.001)", spec);
+    double alpha;
+    if (!fsim_split_check(spec, &alpha))
         return false;
-    }
+    bool iid = alpha == 0.0;
     size_t total = vkt_dataset_count(ds);
     if (total < (size_t)clients * min_samples) {
         cli_error("%zu training samples cannot give %d clients %zu each", total, clients, min_samples);
