@@ -112,6 +112,39 @@ static void test_json_output(void **state)
     free(path);
 }
 
+/* --interleave: the same results in the same order, every run alive at
+ * once (so the peak RSS is the process's); a skipped policy in between
+ * does not disturb the others. */
+static void test_interleave(void **state)
+{
+    (void)state;
+    char *path = tu_temp_path("interleave.json");
+    assert_int_equal(run_vkbench("--model mlp --device cpu --threads 1 --repeats 2 --warmup 0 --interleave "
+                                 "--policy last:1,last:0,bias",
+                                 path),
+                     0);
+    json_error_t err;
+    json_t *root = json_load_file(path, 0, &err);
+    if (!root)
+        fail_msg("%s: %s (line %d)", path, err.text, err.line);
+    assert_true(json_is_true(json_object_get(json_object_get(root, "config"), "interleave")));
+    json_t *results = json_object_get(root, "results");
+    assert_int_equal(json_array_size(results), 3);
+    const char *policies[] = {"last:1", "last:0", "bias"};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *r = json_array_get(results, i);
+        assert_string_equal(json_string_value(json_object_get(r, "policy")), policies[i]);
+        assert_string_equal(json_string_value(json_object_get(r, "status")), i == 1 ? "skipped" : "ok");
+        if (i != 1) {
+            check_stat(r, "step_ms");
+            assert_string_equal(json_string_value(json_object_get(r, "peak_rss_scope")), "process");
+        }
+    }
+    json_decref(root);
+    remove(path);
+    free(path);
+}
+
 static void test_bad_options(void **state)
 {
     (void)state;
@@ -131,6 +164,7 @@ int main(int argc, char **argv)
     vkbench = argv[1];
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_output),
+        cmocka_unit_test(test_interleave),
         cmocka_unit_test(test_bad_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

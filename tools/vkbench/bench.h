@@ -32,6 +32,10 @@ typedef struct bench_options {
     bool fp16;      /* trainer option fp16_activations */
     bool recompute; /* trainer option recompute */
     bool per_op;
+    /* Alternate the policies of a model repeat by repeat (all trainers
+     * alive at once), so load changes hit every policy alike; peak RSS
+     * is then the process's. */
+    bool interleave;
     const char *json_path;
 } bench_options;
 
@@ -99,8 +103,17 @@ typedef struct bench_result {
     int op_count;
 } bench_result;
 
+/* The whole run, fills *out (ok false: skipped, with the reason). */
 void bench_measure(const bench_device *d, const bench_options *o, model_kind model, const char *policy,
                    bench_result *out);
+/* The same in steps: begin (model, trainer, warm-up; NULL when the run
+ * is skipped, *out saying why), one repeat at a time (false: it failed,
+ * *out says why and the run is gone), end (statistics into *out). */
+typedef struct bench_run bench_run;
+bench_run *bench_run_begin(const bench_device *d, const bench_options *o, model_kind model, const char *policy,
+                           bench_result *out);
+bool bench_run_repeat(bench_run *run, int rep);
+void bench_run_end(bench_run *run);
 void bench_result_free(bench_result *r);
 
 /* ---- report.c: the readable tables ---- */

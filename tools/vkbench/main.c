@@ -69,6 +69,32 @@ static int expand_devices(const bench_options *o, device_spec *out)
     return n;
 }
 
+static void report(const bench_result *r, const bench_options *o)
+{
+    bench_print_result(r);
+    if (o->per_op)
+        bench_print_ops(r);
+    fflush(stdout);
+}
+
+/* Every policy of one model, one repeat of each in turn. */
+static void measure_interleaved(const bench_device *d, const bench_options *o, model_kind model,
+                                bench_result *results)
+{
+    bench_run *runs[BENCH_MAX_LIST];
+    for (int p = 0; p < o->policy_count; p++)
+        runs[p] = bench_run_begin(d, o, model, o->policies[p], &results[p]);
+    for (int rep = 0; rep < o->repeats; rep++)
+        for (int p = 0; p < o->policy_count; p++)
+            if (runs[p] && !bench_run_repeat(runs[p], rep))
+                runs[p] = NULL;
+    for (int p = 0; p < o->policy_count; p++) {
+        if (runs[p])
+            bench_run_end(runs[p]);
+        report(&results[p], o);
+    }
+}
+
 static void print_config(const bench_options *o)
 {
     printf("vkbench %s: batch %d, %d timed + %d profiled steps after %d warm-up, %s%s%s, synthetic inputs, "
@@ -77,7 +103,8 @@ static void print_config(const bench_options *o)
            o->optimizer == VKT_OPT_SGD ? "SGD momentum 0.9" : "AdamW", o->fp16 ? ", fp16 activations" : "",
            o->recompute ? ", recompute" : "", o->image_size, o->image_size);
     printf("step: ordinary step waited for (median [min .. max]); fwd/bwd/opt: per-launch timed steps; "
-           "memory: planned (vkt_trainer_memory)\n");
+           "memory: planned (vkt_trainer_memory)%s\n",
+           o->interleave ? "; policies interleaved, peak RSS of the process" : "");
 }
 
 /* Parsing splits lists in place: it gets copies, the JSON the original. */
@@ -123,15 +150,18 @@ static int run(int argc, char **argv, char **args)
         if (!d->ok)
             continue;
         bench_print_header();
-        for (int m = 0; m < o.model_count; m++)
+        for (int m = 0; m < o.model_count; m++) {
+            if (o.interleave) {
+                measure_interleaved(d, &o, o.models[m], &results[nr]);
+                nr += o.policy_count;
+                continue;
+            }
             for (int p = 0; p < o.policy_count; p++) {
                 bench_result *r = &results[nr++];
                 bench_measure(d, &o, o.models[m], o.policies[p], r);
-                bench_print_result(r);
-                if (o.per_op)
-                    bench_print_ops(r);
-                fflush(stdout);
+                report(r, &o);
             }
+        }
         bench_device_close(d);
     }
     bool ok = !o.json_path || bench_write_json(o.json_path, argc - 1, argv + 1, &o, devices, nd, results, nr);

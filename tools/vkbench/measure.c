@@ -4,8 +4,9 @@
  * pre-recorded program), each followed by a metrics read so the time
  * covers the device finishing it. Forward, backward and optimizer time
  * come from as many profiled steps (vkt_trainer_profile_step), which
- * time every launch; they are interleaved with the ordinary ones so
- * both see the same caches and clocks. */
+ * time every launch; they alternate with the ordinary ones so both see
+ * the same caches and clocks. Runs are driven one repeat at a time so
+ * that main.c can also alternate between runs (--interleave). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,7 @@ typedef struct run_state {
     double *samples; /* repeats x (step, fwd, bwd, opt, total) */
     double *op_samples; /* repeats x ops x 3 */
     vkt_op_time *op_buf;
+    const void *in[2];  /* the batch: x, y */
 } run_state;
 
 static void run_free(run_state *s)
@@ -193,8 +195,9 @@ static void summarise(run_state *s, const bench_options *o, bench_result *r)
     r->samples_per_s = r->step.median > 0 ? o->batch / (r->step.median * 1e-3) : 0;
 }
 
-static bool run(run_state *s, const bench_device *d, const bench_options *o, model_kind model, const char *policy,
-                bench_result *r)
+/* Model, trainer, warm-up and the first profiled step. */
+static bool setup(run_state *s, const bench_device *d, const bench_options *o, model_kind model, const char *policy,
+                  bench_result *r)
 {
     vkt_trainable_set set;
     if (vkt_trainable_parse(policy, &set) != VKT_OK)
@@ -216,7 +219,8 @@ static bool run(run_state *s, const bench_device *d, const bench_options *o, mod
     to.optimizer = o->optimizer == VKT_OPT_SGD
                        ? (vkt_optimizer_config){.kind = VKT_OPT_SGD, .lr = 0.01f, .momentum = 0.9f}
                        : (vkt_optimizer_config){.kind = VKT_OPT_ADAMW, .lr = 0.001f, .weight_decay = 0.01f};
-    r->rss_per_run = reset_peak_rss();
+    /* Interleaved runs are all alive at once: their peak is shared. */
+    r->rss_per_run = !o->interleave && reset_peak_rss();
     double t0 = now_ms();
     if (vkt_trainer_create(d->ctx, s->g, loss, &to, &s->tr) != VKT_OK)
         return fail(r, "trainer");
@@ -236,38 +240,78 @@ static bool run(run_state *s, const bench_device *d, const bench_options *o, mod
         return false;
     }
     fill_inputs(s->x, nx, s->y, o->batch, mc.classes, o->seed);
-    const void *in[2] = {s->x, s->y};
-
+    s->in[0] = s->x;
+    s->in[1] = s->y;
     double ms;
     for (int i = 0; i < o->warmup; i++)
-        if (!timed_step(s, in, o->batch, &ms, r))
+        if (!timed_step(s, s->in, o->batch, &ms, r))
             return false;
-    if (!first_profile(s, in, o, r))
-        return false;
-    for (int rep = 0; rep < o->repeats; rep++) {
-        if (!timed_step(s, in, o->batch, &s->samples[rep * 5], r))
-            return false;
-        if (r->phases_ok && !profiled_step(s, in, o, rep, r))
-            return false;
-    }
-    summarise(s, o, r);
-    r->peak_rss = peak_rss_bytes();
-    return true;
+    return first_profile(s, s->in, o, r);
 }
 
-void bench_measure(const bench_device *d, const bench_options *o, model_kind model, const char *policy,
-                   bench_result *r)
+struct bench_run {
+    run_state s;
+    const bench_options *o;
+    bench_result *r;
+};
+
+static void end_failed(bench_run *run)
+{
+    run->r->ok = false;
+    run_free(&run->s);
+    free(run);
+}
+
+bench_run *bench_run_begin(const bench_device *d, const bench_options *o, model_kind model, const char *policy,
+                           bench_result *r)
 {
     memset(r, 0, sizeof *r);
     r->device = d;
     r->model = model;
     snprintf(r->policy, sizeof r->policy, "%s", policy);
-    run_state s;
-    memset(&s, 0, sizeof s);
-    r->ok = run(&s, d, o, model, policy, r);
-    if (r->ok)
-        r->reason[0] = '\0';
-    run_free(&s);
+    bench_run *run = calloc(1, sizeof *run);
+    if (!run) {
+        snprintf(r->reason, sizeof r->reason, "out of memory");
+        return NULL;
+    }
+    run->o = o;
+    run->r = r;
+    if (!setup(&run->s, d, o, model, policy, r)) {
+        end_failed(run);
+        return NULL;
+    }
+    return run;
+}
+
+bool bench_run_repeat(bench_run *run, int rep)
+{
+    run_state *s = &run->s;
+    bench_result *r = run->r;
+    if (timed_step(s, s->in, run->o->batch, &s->samples[rep * 5], r) &&
+        (!r->phases_ok || profiled_step(s, s->in, run->o, rep, r)))
+        return true;
+    end_failed(run);
+    return false;
+}
+
+void bench_run_end(bench_run *run)
+{
+    summarise(&run->s, run->o, run->r);
+    run->r->peak_rss = peak_rss_bytes();
+    run->r->ok = true;
+    run_free(&run->s);
+    free(run);
+}
+
+void bench_measure(const bench_device *d, const bench_options *o, model_kind model, const char *policy,
+                   bench_result *r)
+{
+    bench_run *run = bench_run_begin(d, o, model, policy, r);
+    for (int rep = 0; run && rep < o->repeats; rep++)
+        if (!bench_run_repeat(run, rep))
+            run = NULL;
+    if (run)
+        bench_run_end(run);
 }
 
 void bench_result_free(bench_result *r)

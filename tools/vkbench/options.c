@@ -27,6 +27,8 @@ static const char usage[] =
     "  --fp16           keep saved activations in fp16 (trainer option)\n"
     "  --recompute      recompute cheap layers in backward (trainer option)\n"
     "  --per-op         also a table per graph node\n"
+    "  --interleave     alternate a model's policies step by step, so that load\n"
+    "                   changes hit all alike (peak RSS is then the process's)\n"
     "  --json FILE      also write every figure as JSON\n"
     "\n"
     "Inputs are synthetic (seeded uniform images, random labels). A policy a\n"
@@ -150,6 +152,7 @@ bench_parse_result bench_parse_options(int argc, char **argv, bench_options *o)
         bool *flag = strcmp(a, "--per-op") == 0     ? &o->per_op
                      : strcmp(a, "--fp16") == 0      ? &o->fp16
                      : strcmp(a, "--recompute") == 0 ? &o->recompute
+                     : strcmp(a, "--interleave") == 0 ? &o->interleave
                                                       : NULL;
         if (flag) {
             *flag = true;
