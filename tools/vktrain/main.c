@@ -69,6 +69,6 @@ int main(int argc, char **argv)
     if (strncmp(command, "-", 1) == 0)
         cli_error("unknown option '%s' (see vktrain --help)", command);
     else
-        cli_error("unknown command '%s' (expected train, eval or devices; see vktrain --help)", command);
+        cli_error("unknown command '%s' (expected train, eval, devices or federate; see vktrain --help)", command);
     return 1;
 }
