@@ -1,6 +1,7 @@
 /* vkagg's command line: one table of options, each valid for some
  * commands, "--name value" or "--name=value"; positional arguments are
  * packet files (aggregate, send). */
+#include "../common/argv.h"
 #include "vkagg.h"
 
 #include <errno.h>
@@ -249,18 +250,9 @@ agg_parse_result agg_parse_options(agg_command command, int argc, char **argv, a
                       command_name(command));
             return AGG_PARSE_ERROR;
         }
-        const char *value = NULL;
-        if (spec->kind == V_FLAG) {
-            if (eq) {
-                cli_error("option %s takes no value", spec->name);
-                return AGG_PARSE_ERROR;
-            }
-        } else if (eq) {
-            value = eq + 1;
-        } else if (i + 1 < argc) {
-            value = argv[++i];
-        } else {
-            cli_error("option %s needs a value", spec->name);
+        const char *value, *wrong = tool_option_value(argc, argv, &i, spec->kind == V_FLAG, &value);
+        if (wrong) {
+            cli_error("option %s %s", spec->name, wrong);
             return AGG_PARSE_ERROR;
         }
         if (!apply(spec, value, o))

@@ -1,5 +1,6 @@
 /* vktrain federate's options: a table like the train command's, kept
  * apart because the simulation's options are its own. */
+#include "../common/argv.h"
 #include "federate.h"
 
 #include <errno.h>
@@ -254,18 +255,9 @@ cli_parse_result fsim_parse_options(int argc, char **argv, fsim_options *o)
             cli_error("unknown option '%.*s' (see vktrain federate --help)", (int)len, arg);
             return CLI_PARSE_ERROR;
         }
-        const char *value = NULL;
-        if (s->kind == K_FLAG) {
-            if (eq) {
-                cli_error("option %s takes no value", s->name);
-                return CLI_PARSE_ERROR;
-            }
-        } else if (eq) {
-            value = eq + 1;
-        } else if (i + 1 < argc) {
-            value = argv[++i];
-        } else {
-            cli_error("option %s needs a value", s->name);
+        const char *value, *wrong = tool_option_value(argc, argv, &i, s->kind == K_FLAG, &value);
+        if (wrong) {
+            cli_error("option %s %s", s->name, wrong);
             return CLI_PARSE_ERROR;
         }
         if (!apply(s, value, o))

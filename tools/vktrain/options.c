@@ -4,6 +4,7 @@
  * check and which subcommands accept an option live in one place. Every
  * number is parsed strictly: the whole text must be consumed and fall in
  * range, so "--batch 64k" or "--lr 1e999" is an error, not a surprise. */
+#include "../common/argv.h"
 #include "cli.h"
 
 #include <ctype.h>
@@ -446,18 +447,9 @@ cli_parse_result cli_parse_options(cli_command command, int argc, char **argv, c
         }
 
         bool is_flag = spec->kind == VALUE_FLAG_ON || spec->kind == VALUE_FLAG_OFF;
-        const char *value = NULL;
-        if (is_flag) {
-            if (equals) {
-                cli_error("option %s takes no value", spec->name);
-                return CLI_PARSE_ERROR;
-            }
-        } else if (equals) {
-            value = equals + 1;
-        } else if (i + 1 < argc) {
-            value = argv[++i];
-        } else {
-            cli_error("option %s needs a value", spec->name);
+        const char *value, *wrong = tool_option_value(argc, argv, &i, is_flag, &value);
+        if (wrong) {
+            cli_error("option %s %s", spec->name, wrong);
             return CLI_PARSE_ERROR;
         }
         if (!apply_option(spec, value, out))
