@@ -11,6 +11,8 @@
 
 bool gh_plain_memory;
 size_t gh_col_chunk_bytes;
+bool gh_freeze_bn;
+int gh_prefix_chunk;
 
 typedef struct gh_buffers {
     rt_buffer *params, *grads, *opt, *inputs, *scalars;
@@ -71,14 +73,25 @@ static int setup(rt_backend *be, const vkt_graph *g, int batch, const void *cons
     return 0;
 }
 
+/* Under gh_freeze_bn, batch norm weights are frozen (that mode's rule). */
+static bool frozen_bn_weight(const vkt_graph *g, int param)
+{
+    for (int id = 0; gh_freeze_bn && id < g->node_count; id++)
+        if (g->nodes[id].kind == OP_BATCHNORM && g->nodes[id].params[0] == param)
+            return true;
+    return false;
+}
+
 static int run_plan(rt_backend *be, const vkt_graph *g, int loss, int batch, bool backward,
                     const void *const *inputs, int probe, uint32_t seed, const bool *mask, plan *pl, gh_buffers *b)
 {
     bool *trainable = calloc((size_t)g->param_count + 1, sizeof(bool));
     for (int i = 0; i < g->param_count; i++)
         trainable[i] = !g->params[i].is_state && (!mask || mask[i]);
+    for (int i = 0; i < g->param_count; i++)
+        trainable[i] = trainable[i] && !frozen_bn_weight(g, i);
     compile_request req = {g, loss, batch, true, trainable, NULL, backward, probe, false, NULL, false, gh_plain_memory,
-                           gh_col_chunk_bytes};
+                           gh_col_chunk_bytes, gh_freeze_bn, gh_prefix_chunk};
     int rc = -1;
     if (setup(be, g, batch, inputs, seed, b) == 0 && compile_plan(pl, &req) == VKT_OK) {
         plan_bindings pb = {b->params, b->grads, b->opt, b->inputs, b->scalars, b->param_off, b->grad_off,
@@ -211,7 +224,7 @@ double gh_check(rt_backend *be, vkt_graph *g, int loss, int batch, void **inputs
     double worst = 0;
     char what[160];
     for (int i = 0; i < g->param_count; i++) {
-        if (g->params[i].is_state)
+        if (g->params[i].is_state || frozen_bn_weight(g, i))
             continue;
         snprintf(what, sizeof what, "%s %s", label, g->params[i].name);
         double w = check_tensor(be, g, loss, batch, inputs, g->params[i].data, g->params[i].numel,

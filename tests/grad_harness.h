@@ -22,6 +22,11 @@ typedef struct grad_result {
 extern bool gh_plain_memory;
 /* The im2col chunk cap of the plans gh_run compiles (0: the default). */
 extern size_t gh_col_chunk_bytes;
+/* Freeze batch norm statistics (compile_request.freeze_bn) and with them
+ * every batch norm weight, which that mode requires. */
+extern bool gh_freeze_bn;
+/* compile_request.prefix_chunk of the plans gh_run compiles. */
+extern int gh_prefix_chunk;
 
 /* inputs[k]: batch samples of graph input k. probe: node whose forward
  * value to return (-1: none). seed: the step's dropout seed. */

@@ -234,6 +234,41 @@ void op_cases_norms(gcase_fn check)
     check(&c, EPS, "layer norm");
 }
 
+/* Batch norm as frozen statistics run it (the caller compiles with
+ * compile_request.freeze_bn): running statistics away from 0 and 1, a
+ * trainable beta, and in the 2d case a second path from the input so
+ * the input's gradient accumulates across the two. */
+static void set_running_stats(gcase *c, int channels)
+{
+    float mean[8], var[8];
+    for (int i = 0; i < channels; i++) {
+        mean[i] = 0.3f * (float)i - 0.4f;
+        var[i] = 0.5f + 0.25f * (float)i;
+    }
+    assert_int_equal(vkt_graph_param_set(c->g, "bn.running_mean", mean, (size_t)channels), VKT_OK);
+    assert_int_equal(vkt_graph_param_set(c->g, "bn.running_var", var, (size_t)channels), VKT_OK);
+}
+
+void op_cases_frozen_bn(gcase_fn check)
+{
+    gcase c;
+    gcase_begin(&c, 4);
+    vkt_tensor x = in_f32(&c, 3, 3, 2, 3);
+    vkt_tensor y = vkt_activation_op(c.g, vkt_batch_norm(c.g, x, 1e-5f, 0.1f, "bn"), VKT_ACT_TANH);
+    finish_mse(&c, vkt_linear(c.g, vkt_flatten(c.g, vkt_add(c.g, x, y)), 2, true, "head"));
+    set_running_stats(&c, 3);
+    fill_inputs(&c, 0);
+    check(&c, EPS, "frozen batch norm 2d, residual");
+
+    gcase_begin(&c, 5);
+    x = in_f32(&c, 1, 4, 0, 0);
+    y = vkt_batch_norm(c.g, vkt_linear(c.g, x, 4, true, "fc"), 1e-5f, 0.1f, "bn");
+    finish_mse(&c, vkt_linear(c.g, y, 3, true, "head"));
+    set_running_stats(&c, 4);
+    fill_inputs(&c, 0);
+    check(&c, EPS, "frozen batch norm 1d");
+}
+
 /* Shifts each bias of linear layer `fc` (on input 0, `rows` rows) so no
  * pre-activation lies within `gap` of a kink (0, and 6 for ReLU6): the
  * finite differences must not step across one. */

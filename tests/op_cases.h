@@ -28,6 +28,8 @@ void op_cases_conv2d(gcase_fn check);
 void op_cases_lora(gcase_fn check);
 void op_cases_pools(gcase_fn check);
 void op_cases_norms(gcase_fn check);
+/* Batch norm with frozen statistics: run with gh_freeze_bn set. */
+void op_cases_frozen_bn(gcase_fn check);
 void op_cases_activations(gcase_fn check);
 void op_cases_structural(gcase_fn check);
 void op_cases_dropout(gcase_fn check);

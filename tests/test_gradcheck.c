@@ -63,6 +63,22 @@ static void test_norms(void **state)
     op_cases_norms(fd_check);
 }
 
+/* Frozen statistics (compile_request.freeze_bn): running statistics in
+ * training, beta and the input differentiated through the affine map. */
+static void test_frozen_bn(void **state)
+{
+    (void)state;
+    gh_freeze_bn = true;
+    op_cases_frozen_bn(fd_check);
+}
+
+static int reset_frozen_bn(void **state)
+{
+    (void)state;
+    gh_freeze_bn = false; /* also when the test failed */
+    return 0;
+}
+
 static void test_activations(void **state)
 {
     (void)state;
@@ -103,7 +119,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_linear),     cmocka_unit_test(test_conv2d),     cmocka_unit_test(test_pools),
-        cmocka_unit_test(test_norms),      cmocka_unit_test(test_activations), cmocka_unit_test(test_structural),
+        cmocka_unit_test(test_norms),      cmocka_unit_test_teardown(test_frozen_bn, reset_frozen_bn),
+        cmocka_unit_test(test_activations), cmocka_unit_test(test_structural),
         cmocka_unit_test(test_dropout),    cmocka_unit_test(test_embedding),  cmocka_unit_test(test_losses),
         cmocka_unit_test(test_small_networks), cmocka_unit_test(test_lora),
     };

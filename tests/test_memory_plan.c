@@ -92,7 +92,8 @@ static void compile_case(const gcase *c, bool plain, plan *pl)
     for (int i = 0; i < c->g->param_count; i++)
         trainable[i] = !c->g->params[i].is_state;
     int probe = c->g->nodes[c->loss].inputs[0];
-    compile_request req = {c->g, c->loss, c->batch, true, trainable, NULL, true, probe, false, NULL, false, plain, 0};
+    compile_request req = {c->g, c->loss, c->batch, true, trainable, NULL, true, probe, false, NULL, false, plain, 0,
+                           false, 0};
     assert_int_equal(compile_plan(pl, &req), VKT_OK);
     pl->trainable = NULL;
     free(trainable);
@@ -230,7 +231,9 @@ static void cnn_free(cnn *n)
 
 static vkt_trainer *cnn_trainer(cnn *n, const vkt_trainable_set *set, bool plain)
 {
-    vkt_trainer_options to = {.trainable = set, .batch_size = n->batch, .seed = 11,
+    /* Whole-batch prefix: these checks are about the savings in one pass
+     * (test_frozen_prefix covers the chunks). */
+    vkt_trainer_options to = {.trainable = set, .batch_size = n->batch, .seed = 11, .frozen_chunk = -1,
                               .optimizer = {.kind = VKT_OPT_SGD, .lr = 0.05f, .momentum = 0.9f}};
     vkt_trainer *tr = NULL;
     assert_int_equal(vkt_trainer_create(n->ctx, n->g, n->loss, &to, &tr), VKT_OK);

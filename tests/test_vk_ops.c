@@ -84,6 +84,21 @@ static void test_conv2d_chunked(void **state)
 }
 FAMILY(pools)
 FAMILY(norms)
+
+/* Batch norm with frozen statistics, on both backends. */
+static void test_frozen_bn(void **state)
+{
+    (void)state;
+    gh_freeze_bn = true;
+    op_cases_frozen_bn(parity_check);
+}
+
+static int reset_frozen_bn(void **state)
+{
+    (void)state;
+    gh_freeze_bn = false; /* also when the test failed */
+    return 0;
+}
 FAMILY(activations)
 FAMILY(structural)
 FAMILY(dropout)
@@ -120,8 +135,10 @@ static void test_cnn_preset_full_size(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_linear),     cmocka_unit_test(test_conv2d), cmocka_unit_test(test_lora), cmocka_unit_test(test_conv2d_chunked),      cmocka_unit_test(test_pools),
-        cmocka_unit_test(test_norms),      cmocka_unit_test(test_activations), cmocka_unit_test(test_structural),
+        cmocka_unit_test(test_linear),     cmocka_unit_test(test_conv2d), cmocka_unit_test(test_lora),
+        cmocka_unit_test(test_conv2d_chunked), cmocka_unit_test(test_pools), cmocka_unit_test(test_norms),
+        cmocka_unit_test_teardown(test_frozen_bn, reset_frozen_bn),
+        cmocka_unit_test(test_activations), cmocka_unit_test(test_structural),
         cmocka_unit_test(test_dropout),    cmocka_unit_test(test_embedding),   cmocka_unit_test(test_losses),
         cmocka_unit_test(test_small_networks),
         cmocka_unit_test(test_cnn_preset_full_size),

@@ -64,21 +64,37 @@ static vkt_graph *build_for(const char *policy, vkt_trainable_set *set, vkt_tens
     return g;
 }
 
-/* Trains STEPS steps of `policy` from the same initial weights; returns
- * the graph with the trained weights synced back. */
-static vkt_graph *train(vkt_context *ctx, const char *policy)
+/* "POLICY[+recompute][+freeze]": the policy and trainer options
+ * (+freeze: frozen batch norm statistics and the frozen prefix in
+ * chunks of 2 samples). */
+typedef struct variant {
+    char policy[32];
+    bool recompute, freeze;
+} variant;
+
+static variant variant_of(const char *text)
 {
-    bool recompute = strcmp(policy, "full+recompute") == 0;
-    if (recompute)
-        policy = "full";
+    variant v = {{0}, strstr(text, "+recompute") != NULL, strstr(text, "+freeze") != NULL};
+    size_t n = strcspn(text, "+");
+    assert_true(n < sizeof v.policy);
+    memcpy(v.policy, text, n);
+    return v;
+}
+
+/* Trains STEPS steps of a variant from the same initial weights; returns
+ * the graph with the trained weights synced back. */
+static vkt_graph *train(vkt_context *ctx, const char *text)
+{
+    variant v = variant_of(text);
     vkt_tensor loss;
     vkt_trainable_set set;
-    vkt_graph *g = build_for(policy, &set, &loss);
-    vkt_trainer_options to = {.trainable = &set, .batch_size = BATCH, .recompute = recompute,
+    vkt_graph *g = build_for(v.policy, &set, &loss);
+    vkt_trainer_options to = {.trainable = &set, .batch_size = BATCH, .recompute = v.recompute,
+                              .freeze_bn_stats = v.freeze, .frozen_chunk = v.freeze ? 2 : -1,
                               .optimizer = {.kind = VKT_OPT_ADAMW, .lr = 0.01f, .weight_decay = 0.01f}};
     vkt_trainer *tr;
     if (vkt_trainer_create(ctx, g, loss, &to, &tr) != VKT_OK)
-        fail_msg("%s: %s", policy, vkt_last_error());
+        fail_msg("%s: %s", text, vkt_last_error());
     const void *in[2] = {xs, ys};
     for (int s = 0; s < STEPS; s++)
         assert_int_equal(vkt_trainer_step(tr, in, BATCH), VKT_OK);
@@ -89,7 +105,8 @@ static vkt_graph *train(vkt_context *ctx, const char *policy)
 
 static void compare_policy(const char *text)
 {
-    const char *policy = strcmp(text, "full+recompute") == 0 ? "full" : text;
+    variant v = variant_of(text);
+    const char *policy = v.policy;
     vkt_context *cpu = make_context("cpu"), *vk = make_context("vulkan");
     vkt_tensor loss;
     vkt_trainable_set set;
@@ -143,6 +160,8 @@ POLICY_TEST(test_last, "last:2")
 POLICY_TEST(test_lora, "lora:2")
 POLICY_TEST(test_channels, "channels:0.4")
 POLICY_TEST(test_recompute, "full+recompute")
+POLICY_TEST(test_bias_frozen_bn, "bias+freeze")
+POLICY_TEST(test_last_chunked, "last:2+freeze")
 
 int main(void)
 {
@@ -152,6 +171,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full), cmocka_unit_test(test_bias),     cmocka_unit_test(test_last),
         cmocka_unit_test(test_lora), cmocka_unit_test(test_channels), cmocka_unit_test(test_recompute),
+        cmocka_unit_test(test_bias_frozen_bn), cmocka_unit_test(test_last_chunked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -122,6 +122,20 @@ typedef struct vkt_trainer_options {
      * loses no work: vkt_trainer_migrate() then continues on another
      * context from that step. Costs one state download per step. */
     bool recoverable;
+    /* Batch norm layers whose weight is frozen normalise with their
+     * running statistics and leave them unchanged, as Keras runs frozen
+     * layers (the usual choice when fine-tuning a pretrained backbone:
+     * small batches give noisy statistics). Such a layer needs nothing
+     * saved for backward and lets a frozen prefix run in chunks. Off:
+     * PyTorch's train() semantics, batch statistics everywhere. */
+    bool freeze_bn_stats;
+    /* Samples per chunk of the frozen prefix: the leading layers that
+     * get no gradient and mix no samples run this many samples at a time,
+     * so only the values the trainable layers read exist for the whole
+     * batch (bit-identical results, more launches). 0: chosen at compile
+     * (the smallest plan, halving the chunk down to 4 samples while that
+     * saves at least 10%); -1: never. */
+    int frozen_chunk;
 } vkt_trainer_options;
 
 /* `loss` must be a loss tensor of `graph`. The graph must outlive the

@@ -84,13 +84,16 @@ vkt_status compile_plan(plan *pl, const compile_request *req)
     pl->arena_grads = req->training && req->optimizer && !(req->optimizer->clip_grad_norm > 0);
     pl->plain_memory = req->plain_memory;
     pl->col_chunk_bytes = req->col_chunk_bytes;
+    pl->freeze_bn = req->training && req->freeze_bn;
     mark_gradients(pl, req->loss, req->input_grads);
     if (req->training && req->recompute && pl->error == VKT_OK)
         pl->error = mark_recompute(pl, req->loss);
     ec_scalars(pl);
 
-    /* Forward: every node the loss depends on, in order. */
-    for (int id = 0; id <= req->loss && pl->error == VKT_OK; id++) {
+    /* Forward: every node the loss depends on, in order; a frozen prefix
+     * first, chunk by chunk, when asked. */
+    int first = plan_emit_chunked_prefix(pl, req->loss, req->probe, req->prefix_chunk);
+    for (int id = first; id <= req->loss && pl->error == VKT_OK; id++) {
         const node *n = &g->nodes[id];
         pl->label_node = id;
         op_get(n->kind)->forward(pl, n, id);

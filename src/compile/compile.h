@@ -24,6 +24,9 @@ typedef struct compile_request {
     bool plain_memory;   /* debug: no ReLU masks, byte argmax or in-place
                             outputs, to compare a plan against */
     size_t col_chunk_bytes; /* debug: cap of an im2col chunk's columns (0: the default) */
+    bool freeze_bn;      /* training plans: batch norm with a frozen weight uses running statistics */
+    int prefix_chunk;    /* training plans: run the frozen prefix this many samples at a time
+                            (prefix_chunks.c); 0: the whole batch */
 } compile_request;
 
 vkt_status compile_plan(plan *pl, const compile_request *req);

@@ -53,6 +53,7 @@ void plan_free(plan *pl, rt_backend *be)
     free(pl->value_slot);
     free(pl->recompute);
     free(pl->rematerialized);
+    free(pl->chunk_local);
     free(pl->grad_slot);
     free(pl->alias_of);
     free(pl->grad_written);
@@ -93,6 +94,27 @@ int plan_add_arena_slot(plan *pl, size_t bytes)
     return add_slot(pl, SLOT_ARENA, bytes, -1);
 }
 
+int plan_add_view_slot(plan *pl, int base, size_t offset, size_t bytes)
+{
+    int s = add_slot(pl, SLOT_VIEW, bytes, base);
+    if (s >= 0)
+        pl->slots[s].offset = offset;
+    return s;
+}
+
+/* A launch argument on a view becomes the same bytes of its base. */
+static plan_arg resolve_view(const emit_ctx *e, plan_arg a)
+{
+    while (a.slot >= 0 && e->slots[a.slot].kind == SLOT_VIEW) {
+        const slot *v = &e->slots[a.slot];
+        if (a.bytes == 0)
+            a.bytes = a.offset < v->bytes ? v->bytes - a.offset : 0;
+        a.offset += v->offset;
+        a.slot = v->index;
+    }
+    return a;
+}
+
 void plan_recompute_lifetimes(plan *pl)
 {
     for (int s = 0; s < pl->slot_count; s++)
@@ -124,6 +146,10 @@ static size_t value_bytes(const emit_ctx *e, int id)
 int ec_value(emit_ctx *e, int id)
 {
     id = root_of(e, id);
+    if (e->chunk_local && e->chunk_local[id]) {
+        ec_fail(e, rt_error(VKT_ERR_STATE, "internal: node %d's value was local to a chunk of the frozen prefix", id));
+        return -1;
+    }
     if (e->in_backward && e->recompute && e->recompute[id] && !e->rematerialized[id]) {
         e->rematerialized[id] = true;
         e->value_slot[id] = -1; /* forward's slot dies after its forward reads */
@@ -215,6 +241,11 @@ bool ec_training(const emit_ctx *e)
     return e->training;
 }
 
+bool ec_freeze_bn(const emit_ctx *e)
+{
+    return e->freeze_bn;
+}
+
 bool ec_compact_saved(const emit_ctx *e)
 {
     return !e->plain_memory;
@@ -256,11 +287,11 @@ void ec_emit_args(emit_ctx *e, rt_kernel k, const rt_params *p, int nargs, const
     l->node = e->label_node;
     l->phase = e->label_phase;
     for (int i = 0; i < RT_MAX_ARGS; i++)
-        l->args[i] = i < nargs ? args[i] : (plan_arg){-1, 0, 0};
+        l->args[i] = i < nargs ? resolve_view(e, args[i]) : (plan_arg){-1, 0, 0};
     for (int i = 0; i < nargs; i++) {
-        if (args[i].slot < 0)
+        if (l->args[i].slot < 0)
             continue;
-        slot *s = &e->slots[args[i].slot];
+        slot *s = &e->slots[l->args[i].slot];
         if (s->first_use < 0)
             s->first_use = e->launch_count;
         s->last_use = e->launch_count;
@@ -303,6 +334,7 @@ static vkt_status slot_view(const plan *pl, const plan_bindings *b, int si, rt_v
         break;
     case SLOT_INPUT: v->buf = b->inputs; v->offset = b->input_offset[s->index]; break;
     case SLOT_SCALARS: v->buf = b->scalars; v->offset = 0; break;
+    case SLOT_VIEW: return rt_error(VKT_ERR_STATE, "internal: a launch names a view slot");
     }
     return VKT_OK;
 }

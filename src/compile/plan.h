@@ -24,6 +24,9 @@ typedef enum slot_kind {
     SLOT_INPUT,   /* a graph input (trainer buffer)                 */
     SLOT_SCALARS, /* the scalars buffer                              */
     SLOT_INDEX,   /* a partial parameter's trained rows (int32)     */
+    SLOT_VIEW,    /* bytes [offset, offset + bytes) of slot `index`:
+                     resolved when a launch is emitted, so launches
+                     never name a view (prefix_chunks.c)            */
 } slot_kind;
 
 typedef struct slot {
@@ -32,7 +35,7 @@ typedef struct slot {
     int index;      /* param / input index for persistent kinds; for
                        arena slots the parameter whose gradient it
                        holds (early updates), else -1              */
-    size_t offset;  /* arena offset once planned                     */
+    size_t offset;  /* arena offset once planned; a view's offset     */
     int first_use, last_use; /* launch indices (arena slots)         */
     int shares;     /* arena slot whose memory this one reuses from its
                        first use on (in place, in_place.c); -1: none  */
@@ -112,6 +115,12 @@ typedef struct plan {
     int scalars_slot;
     bool plain_memory;  /* no byte argmax, masks or in-place (compile_request) */
     size_t col_chunk_bytes; /* im2col chunk cap (0: the default; compile_request) */
+    /* Batch norm layers with a frozen weight normalise with their running
+     * statistics in training plans too (compile_request.freeze_bn). */
+    bool freeze_bn;
+    /* Per node: its value lived only inside a chunk of the frozen
+     * prefix and is gone (reading it later is an internal error). */
+    bool *chunk_local;
     vkt_status error;
     /* Label that ec_emit gives new launches; set by the compiler around
      * each op's emitters and by the optimizer per parameter. */
@@ -152,6 +161,9 @@ int ec_temp(emit_ctx *e, size_t bytes);
 int ec_saved(emit_ctx *e, int node_id, int tag, size_t bytes);
 int ec_scalars(emit_ctx *e);
 bool ec_training(const emit_ctx *e);
+/* Whether training plans freeze batch norm statistics of layers with a
+ * frozen weight (see plan.freeze_bn). */
+bool ec_freeze_bn(const emit_ctx *e);
 /* Whether saved tensors may take their compact forms (byte argmax). */
 bool ec_compact_saved(const emit_ctx *e);
 bool ec_runs_backward(const emit_ctx *e, int node_id);
@@ -192,6 +204,14 @@ vkt_status plan_relu_masks(plan *pl, int forward_end);
  * input whose last use is that launch (in_place.c). Run it once
  * lifetimes are final. */
 void plan_in_place(plan *pl);
+/* A view of bytes [offset, offset + bytes) of slot `base`. */
+int plan_add_view_slot(plan *pl, int base, size_t offset, size_t bytes);
+/* Frozen prefix in chunks (prefix_chunks.c): the leading nodes that need
+ * no gradient and couple no samples run `chunk` samples at a time, so
+ * only the values the rest of the step reads exist for the whole batch.
+ * Returns the id of the first node not emitted (0: no such prefix, and
+ * nothing was emitted). */
+int plan_emit_chunked_prefix(plan *pl, int loss, int probe, int chunk);
 /* A new arena slot (lifetime from the launches that use it), or -1
  * with pl->error set. */
 int plan_add_arena_slot(plan *pl, size_t bytes);

@@ -1,7 +1,15 @@
 /* Batch norm (torch.nn.BatchNorm1d/2d) over [C] or [C, H, W] samples.
  * Training plans normalise with batch statistics and update the running
  * ones; evaluation plans use the running ones. State buffers follow
- * PyTorch: running_mean, running_var, num_batches_tracked. */
+ * PyTorch: running_mean, running_var, num_batches_tracked.
+ *
+ * Frozen statistics (compile option freeze_bn): in a training plan, a
+ * layer whose weight is frozen normalises with its running statistics
+ * and leaves them alone, as Keras runs a frozen layer. It is then a
+ * per-channel affine map: backward needs nothing saved (dx = dy * gamma
+ * / sqrt(running_var + eps), dbeta = sums of dy) and the layer mixes no
+ * samples, so a frozen prefix can run in chunks. Fine-tuning a
+ * pretrained backbone with small batches usually wants this anyway. */
 #include "ops.h"
 
 enum { A_C, A_HW };
@@ -49,19 +57,35 @@ vkt_tensor vkt_batch_norm(vkt_graph *g, vkt_tensor x, float eps, float momentum,
     return graph_add_node(g, &n);
 }
 
+static bool stats_frozen(const emit_ctx *e, const node *n)
+{
+    return ec_training(e) && ec_freeze_bn(e) && !ec_param_trainable(e, n->params[P_WEIGHT]);
+}
+
+/* y = (x - mean) * gamma / sqrt(var + eps) + beta with the running
+ * statistics: evaluation, and training with frozen statistics. */
+static void bn_running_forward(emit_ctx *e, const node *n, int id)
+{
+    rt_params p = rt_params_zero();
+    p.i[0] = ec_batch(e), p.i[1] = n->iattr[A_C], p.i[2] = n->iattr[A_HW];
+    p.f[0] = n->fattr[0];
+    int slots[6] = {ec_value(e, n->inputs[0]), ec_param(e, n->params[P_WEIGHT]), ec_param(e, n->params[P_BIAS]),
+                    ec_param(e, n->params[P_MEAN]), ec_param(e, n->params[P_VAR]), ec_value(e, id)};
+    ec_emit(e, RT_K_BN_EVAL_FWD, &p, 6, slots);
+}
+
 static void bn_forward(emit_ctx *e, const node *n, int id)
 {
+    if (!ec_training(e) || stats_frozen(e, n)) {
+        bn_running_forward(e, n, id);
+        return;
+    }
     rt_params p = rt_params_zero();
     p.i[0] = ec_batch(e), p.i[1] = n->iattr[A_C], p.i[2] = n->iattr[A_HW];
     p.f[0] = n->fattr[0], p.f[1] = n->fattr[1];
     int x = ec_value(e, n->inputs[0]), y = ec_value(e, id);
     int w = ec_param(e, n->params[P_WEIGHT]), b = ec_param(e, n->params[P_BIAS]);
     int rm = ec_param(e, n->params[P_MEAN]), rv = ec_param(e, n->params[P_VAR]);
-    if (!ec_training(e)) {
-        int slots[6] = {x, w, b, rm, rv, y};
-        ec_emit(e, RT_K_BN_EVAL_FWD, &p, 6, slots);
-        return;
-    }
     size_t cb = (size_t)n->iattr[A_C] * 4;
     bool keep = ec_runs_backward(e, id);
     int mean = keep ? ec_saved(e, id, SAVED_MEAN, cb) : ec_temp(e, cb);
@@ -74,6 +98,10 @@ static void bn_forward(emit_ctx *e, const node *n, int id)
  * alone (a second training forward would update them twice). */
 static void bn_recompute(emit_ctx *e, const node *n, int id)
 {
+    if (stats_frozen(e, n)) {
+        bn_running_forward(e, n, id);
+        return;
+    }
     rt_params p = rt_params_zero();
     p.i[0] = ec_batch(e), p.i[1] = n->iattr[A_C], p.i[2] = n->iattr[A_HW], p.i[3] = 1;
     p.f[0] = n->fattr[0];
@@ -82,11 +110,56 @@ static void bn_recompute(emit_ctx *e, const node *n, int id)
     ec_emit(e, RT_K_BN_EVAL_FWD, &p, 6, slots);
 }
 
+/* Backward of the affine map frozen statistics make: the input's
+ * gradient is dy scaled per channel (the running-statistics forward
+ * applied to dy with zero mean and zero beta), beta's is dy's sums. */
+static void bn_frozen_backward(emit_ctx *e, const node *n, int id)
+{
+    int c = n->iattr[A_C], acc;
+    bool need_dx = ec_needs_grad(e, n->inputs[0]), need_db = ec_param_trainable(e, n->params[P_BIAS]);
+    if (!need_dx && !need_db)
+        return;
+    int dy = ec_grad(e, id, &acc);
+    if (need_db) {
+        rt_params p = rt_params_zero();
+        int db = ec_param_grad(e, n->params[P_BIAS], &acc);
+        p.i[0] = ec_batch(e), p.i[1] = c, p.i[2] = n->iattr[A_HW], p.i[3] = acc;
+        emit2(e, RT_K_BIAS_GRAD, &p, dy, db);
+    }
+    if (!need_dx)
+        return;
+    rt_params p = rt_params_zero();
+    int zeros = ec_temp(e, (size_t)c * 4);
+    p.i[0] = c;
+    ec_emit(e, RT_K_FILL, &p, 1, &zeros);
+    int dx = ec_grad(e, n->inputs[0], &acc);
+    int out = acc ? ec_temp(e, (size_t)ec_batch(e) * n->numel * 4) : dx;
+    p = rt_params_zero();
+    p.i[0] = ec_batch(e), p.i[1] = c, p.i[2] = n->iattr[A_HW];
+    p.f[0] = n->fattr[0];
+    int slots[6] = {dy, ec_param(e, n->params[P_WEIGHT]), zeros, zeros, ec_param(e, n->params[P_VAR]), out};
+    ec_emit(e, RT_K_BN_EVAL_FWD, &p, 6, slots);
+    if (acc) {
+        p = rt_params_zero();
+        p.i[0] = (int)((size_t)ec_batch(e) * n->numel), p.i[1] = 1;
+        emit2(e, RT_K_COPY, &p, out, dx);
+    }
+}
+
 static void bn_backward(emit_ctx *e, const node *n, int id)
 {
+    if (stats_frozen(e, n)) {
+        bn_frozen_backward(e, n, id);
+        return;
+    }
     rt_params p = rt_params_zero();
     p.i[0] = ec_batch(e), p.i[1] = n->iattr[A_C], p.i[2] = n->iattr[A_HW];
     op_norm_backward(e, n, id, RT_K_BN_BWD, p, 3, SAVED_MEAN, SAVED_INVSTD);
 }
 
-const op_def op_batchnorm_def = {"batch_norm", bn_forward, bn_backward, false, bn_recompute};
+static bool bn_couples_batch(const emit_ctx *e, const node *n)
+{
+    return ec_training(e) && !stats_frozen(e, n);
+}
+
+const op_def op_batchnorm_def = {"batch_norm", bn_forward, bn_backward, false, bn_recompute, bn_couples_batch};

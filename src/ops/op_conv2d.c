@@ -316,4 +316,4 @@ static void conv_backward(emit_ctx *e, const node *n, int id)
     }
 }
 
-const op_def op_conv2d_def = {"conv2d", conv_forward, conv_backward, false, NULL};
+const op_def op_conv2d_def = {"conv2d", conv_forward, conv_backward, false, NULL, NULL};

@@ -47,4 +47,11 @@ static void dropout_backward(emit_ctx *e, const node *n, int id)
     ec_emit(e, RT_K_DROPOUT_BWD, &p, 3, slots);
 }
 
-const op_def op_dropout_def = {"dropout", dropout_forward, dropout_backward, false, dropout_forward};
+/* The mask's hash counts elements over the whole batch. */
+static bool dropout_couples_batch(const emit_ctx *e, const node *n)
+{
+    return ec_training(e) && n->fattr[0] > 0;
+}
+
+const op_def op_dropout_def = {"dropout", dropout_forward, dropout_backward, false, dropout_forward,
+                               dropout_couples_batch};

@@ -53,7 +53,7 @@ static void add_backward(emit_ctx *e, const node *n, int id)
     }
 }
 
-const op_def op_add_def = {"add", add_forward, add_backward, false, add_forward};
+const op_def op_add_def = {"add", add_forward, add_backward, false, add_forward, NULL};
 
 /* ---- concat along a per-sample axis ---- */
 
@@ -144,7 +144,7 @@ static void concat_backward(emit_ctx *e, const node *n, int id)
     concat_each(e, n, id, true);
 }
 
-const op_def op_concat_def = {"concat", concat_forward, concat_backward, false, NULL};
+const op_def op_concat_def = {"concat", concat_forward, concat_backward, false, NULL, NULL};
 
 /* ---- reshape / flatten ---- */
 
@@ -188,4 +188,4 @@ static void reshape_forward(emit_ctx *e, const node *n, int id)
     ec_alias(e, id, n->inputs[0]);
 }
 
-const op_def op_reshape_def = {"reshape", reshape_forward, NULL, false, NULL};
+const op_def op_reshape_def = {"reshape", reshape_forward, NULL, false, NULL, NULL};

@@ -23,6 +23,10 @@ typedef struct op_def {
      * the value from forward to backward); must repeat the forward's
      * value bit for bit and change no state. NULL: not recomputable. */
     void (*recompute)(emit_ctx *e, const node *n, int id);
+    /* Whether a training forward mixes samples of the batch (batch
+     * statistics, a loss, a random stream indexed over the batch), so
+     * the node cannot run a chunk of the batch at a time. NULL: never. */
+    bool (*couples_batch)(const emit_ctx *e, const node *n);
 } op_def;
 
 const op_def *op_get(op_kind kind);

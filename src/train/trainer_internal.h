@@ -45,6 +45,9 @@ struct vkt_trainer {
     bool recoverable;
     bool fp16_activations;
     bool recompute;
+    bool freeze_bn;        /* options.freeze_bn_stats */
+    bool *counter_frozen;  /* per param: a BN counter that frozen statistics stop */
+    int frozen_chunk;      /* options.frozen_chunk */
     bool plain_memory;     /* debug (tests): plans without activation savings */
     bool force_recompute;  /* debug (tests): use the recomputing plan even if larger */
     bool device_failed;    /* a step hit VKT_ERR_DEVICE: migrate first */

@@ -31,6 +31,8 @@ typedef struct bench_options {
     uint64_t seed;
     bool fp16;      /* trainer option fp16_activations */
     bool recompute; /* trainer option recompute */
+    bool freeze_bn; /* trainer option freeze_bn_stats */
+    int frozen_chunk; /* trainer option frozen_chunk */
     bool per_op;
     /* Alternate the policies of a model repeat by repeat (all trainers
      * alive at once), so load changes hit every policy alike; peak RSS

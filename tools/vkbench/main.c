@@ -97,11 +97,14 @@ static void measure_interleaved(const bench_device *d, const bench_options *o, m
 
 static void print_config(const bench_options *o)
 {
-    printf("vkbench %s: batch %d, %d timed + %d profiled steps after %d warm-up, %s%s%s, synthetic inputs, "
+    printf("vkbench %s: batch %d, %d timed + %d profiled steps after %d warm-up, %s%s%s%s, synthetic inputs, "
            "mnv2 at 3x%dx%d\n",
            vkt_version(), o->batch, o->repeats, o->repeats, o->warmup,
            o->optimizer == VKT_OPT_SGD ? "SGD momentum 0.9" : "AdamW", o->fp16 ? ", fp16 activations" : "",
-           o->recompute ? ", recompute" : "", o->image_size, o->image_size);
+           o->recompute ? ", recompute" : "", o->freeze_bn ? ", frozen BN statistics" : "", o->image_size,
+           o->image_size);
+    if (o->frozen_chunk != 0)
+        printf("frozen prefix chunk: %d\n", o->frozen_chunk);
     printf("step: ordinary step waited for (median [min .. max]); fwd/bwd/opt: per-launch timed steps; "
            "memory: planned (vkt_trainer_memory)%s\n",
            o->interleave ? "; policies interleaved, peak RSS of the process" : "");

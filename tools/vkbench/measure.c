@@ -215,7 +215,8 @@ static bool setup(run_state *s, const bench_device *d, const bench_options *o, m
         vkt_graph_add_lora_all(s->g, set.lora_rank, 2.0f * (float)set.lora_rank, NULL) != VKT_OK)
         return fail(r, "adding LoRA adapters");
     vkt_trainer_options to = {.trainable = &set, .batch_size = o->batch, .seed = o->seed,
-                              .fp16_activations = o->fp16, .recompute = o->recompute};
+                              .fp16_activations = o->fp16, .recompute = o->recompute,
+                              .freeze_bn_stats = o->freeze_bn, .frozen_chunk = o->frozen_chunk};
     to.optimizer = o->optimizer == VKT_OPT_SGD
                        ? (vkt_optimizer_config){.kind = VKT_OPT_SGD, .lr = 0.01f, .momentum = 0.9f}
                        : (vkt_optimizer_config){.kind = VKT_OPT_ADAMW, .lr = 0.001f, .weight_decay = 0.01f};

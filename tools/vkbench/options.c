@@ -26,6 +26,8 @@ static const char usage[] =
     "  --seed N         weights and synthetic data (default 1)\n"
     "  --fp16           keep saved activations in fp16 (trainer option)\n"
     "  --recompute      recompute cheap layers in backward (trainer option)\n"
+    "  --freeze-bn      frozen batch norm layers use running statistics (trainer option)\n"
+    "  --frozen-chunk N samples per chunk of the frozen prefix: 0 picks (default), -1 off\n"
     "  --per-op         also a table per graph node\n"
     "  --interleave     alternate a model's policies step by step, so that load\n"
     "                   changes hit all alike (peak RSS is then the process's)\n"
@@ -152,6 +154,7 @@ bench_parse_result bench_parse_options(int argc, char **argv, bench_options *o)
         bool *flag = strcmp(a, "--per-op") == 0     ? &o->per_op
                      : strcmp(a, "--fp16") == 0      ? &o->fp16
                      : strcmp(a, "--recompute") == 0 ? &o->recompute
+                     : strcmp(a, "--freeze-bn") == 0 ? &o->freeze_bn
                      : strcmp(a, "--interleave") == 0 ? &o->interleave
                                                       : NULL;
         if (flag) {
@@ -179,6 +182,8 @@ bench_parse_result bench_parse_options(int argc, char **argv, bench_options *o)
             ok = parse_policies(v, o);
         else if (strcmp(a, "--batch") == 0)
             ok = parse_int(a, v, 1, 65536, &o->batch);
+        else if (strcmp(a, "--frozen-chunk") == 0)
+            ok = parse_int(a, v, -1, 65536, &o->frozen_chunk);
         else if (strcmp(a, "--repeats") == 0)
             ok = parse_int(a, v, 1, 100000, &o->repeats);
         else if (strcmp(a, "--warmup") == 0)

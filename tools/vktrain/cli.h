@@ -60,6 +60,8 @@ typedef struct cli_options {
     const char *memory_budget; /* bytes, with an optional K/M/G suffix */
     bool fp16;                 /* saved activations in fp16 */
     bool recompute;            /* recompute cheap layers in backward */
+    bool freeze_bn;            /* frozen batch norm layers use running statistics */
+    int frozen_chunk;          /* samples per chunk of the frozen prefix (0 auto, -1 off) */
     const char *classes;       /* "LO-HI": only samples with these labels */
     double lora_alpha;         /* LoRA scale numerator (default 2 * rank) */
     bool merge_lora;           /* --save writes adapters merged */

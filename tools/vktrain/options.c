@@ -84,6 +84,8 @@ static const option_spec option_table[] = {
     OTHER("--memory-budget", VALUE_TEXT, memory_budget, NOT_TRACKED, CLI_TRAIN),
     FLAG_ON("--fp16", fp16, CLI_TRAIN),
     FLAG_ON("--recompute", recompute, CLI_TRAIN),
+    FLAG_ON("--freeze-bn", freeze_bn, CLI_TRAIN),
+    INT("--frozen-chunk", frozen_chunk, -1, 1 << 20, CLI_TRAIN),
     OTHER("--classes", VALUE_TEXT, classes, NOT_TRACKED, BOTH),
     REAL("--lora-alpha", lora_alpha, FIELD(lora_alpha_given), 1e-6, 1e6, CLI_TRAIN),
     FLAG_ON("--merge-lora", merge_lora, CLI_TRAIN),
@@ -517,6 +519,10 @@ static void print_train_usage(FILE *stream)
           "  --fp16                   keep activations saved for backward in fp16 (fp32 math)\n"
           "  --recompute              recompute activations, batch norm and pooling outputs in backward\n"
           "                           instead of keeping them (less memory, same results)\n"
+          "  --freeze-bn              batch norm layers with a frozen weight use their running statistics\n"
+          "                           and keep them (Keras' frozen layers; for fine-tuning)\n"
+          "  --frozen-chunk N         run the frozen bottom layers N samples at a time (default 0 = pick\n"
+          "                           the smallest plan, -1 = whole batch; same results)\n"
           "\n"
           "output:\n"
           "  --save FILE.safetensors  save the trained weights at the end\n"

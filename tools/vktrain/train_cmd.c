@@ -237,6 +237,8 @@ static int create_trainer(train_run *r)
         .memory_budget = budget,
         .fp16_activations = o->fp16,
         .recompute = o->recompute,
+        .freeze_bn_stats = o->freeze_bn,
+        .frozen_chunk = o->frozen_chunk,
         .optimizer = optimizer_config(o, r->batches_per_epoch),
         .batch_size = o->batch,
         .seed = o->seed,
