@@ -201,6 +201,42 @@ static void test_dense_fp32_is_exact(void **state)
     uh_env_free(&e);
 }
 
+/* topkmin: tensors up to the threshold arrive whole (exact without int8),
+ * larger ones as their top k. */
+static void test_topk_min_numel(void **state)
+{
+    (void)state;
+    vkt_update_codec c = {0};
+    assert_int_equal(vkt_update_codec_parse("topk=0.05,topkmin=64", &c), VKT_OK);
+    assert_true(c.topk_min_numel == 64);
+    uh_env e;
+    uh_env_init(&e, &c);
+    uh_model base, trained;
+    small_model(&base, &trained);
+    uint8_t *pkt;
+    size_t size;
+    uh_encode(&e, &base, &trained, &pkt, &size);
+    vkt_update *u;
+    assert_int_equal(vkt_update_receive(e.rx, pkt, size, &u), VKT_OK);
+    for (int i = 0; i < base.count; i++) {
+        vkt_update_tensor t;
+        assert_int_equal(vkt_update_find_tensor(u, base.t[i].name, &t), VKT_OK);
+        size_t n = uh_numel(&base.t[i]), nonzero = 0;
+        for (size_t j = 0; j < n; j++) {
+            float d = trained.t[i].values[j] - base.t[i].values[j];
+            nonzero += t.values[j] != 0.0f;
+            if (n <= 64)
+                assert_memory_equal(&t.values[j], &d, sizeof d);
+        }
+        assert_int_equal(nonzero, n <= 64 ? n : (size_t)ceil((double)c.topk_fraction * (double)n));
+    }
+    vkt_update_destroy(u);
+    vkt_update_packet_free(pkt);
+    uh_model_free(&base);
+    uh_model_free(&trained);
+    uh_env_free(&e);
+}
+
 /* ---- tampering --------------------------------------------------------- */
 
 static void tiny_model(uh_model *base, uh_model *trained)
@@ -444,7 +480,7 @@ static void test_codec_parse(void **state)
     assert_int_equal(vkt_update_codec_parse("dense", &c), VKT_OK);
     assert_true(c.topk_fraction == 0.0f && !c.error_feedback && c.int8_block == 0 && c.zstd_level == 0);
     const char *bad[] = {"", "topk=1.5", "topk=0", "int8=0", "int8=x", "zstd=99", "dp=1", "dp=0:1", "dense,ef",
-                         "fast", "topk=0.1,", "ef=1"};
+                         "fast", "topk=0.1,", "ef=1", "topkmin=0", "topkmin=-3", "topkmin"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         if (vkt_update_codec_parse(bad[i], &c) != VKT_ERR_INVALID_ARG)
             fail_msg("'%s' parsed", bad[i]);
@@ -687,6 +723,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_codec_combination),
         cmocka_unit_test(test_dense_fp32_is_exact),
+        cmocka_unit_test(test_topk_min_numel),
         cmocka_unit_test(test_bit_flips_truncations_trailing),
         cmocka_unit_test(test_replay_and_stale),
         cmocka_unit_test(test_foreign_keys_and_clients),

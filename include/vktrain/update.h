@@ -92,6 +92,10 @@ typedef struct vkt_update_codec {
     /* Top-k: send the ceil(topk_fraction * numel) largest-magnitude
      * elements of each tensor (at least one). 0 or 1: dense. */
     float topk_fraction;
+    /* Top-k leaves tensors of at most this many elements whole: biases
+     * and small heads cost little to send and a 1% sample of them is a
+     * handful of values. 0: top-k applies to every tensor. */
+    uint32_t topk_min_numel;
     /* Keep what was not sent (top-k) or was lost to rounding (int8) in a
      * per-tensor residual that is added to the next round's update, so
      * the sum of sent updates tracks the sum of true ones. Recommended
@@ -111,9 +115,10 @@ typedef struct vkt_update_codec {
 } vkt_update_codec;
 
 /* Parse a codec as tools write it: comma-separated items among
- * "topk=FRAC", "int8=BLOCK", "zstd=LEVEL", "ef" (error feedback),
- * "dp=CLIP:NOISE", or "dense" (everything off; alone). Items not given
- * are off. Example: "topk=0.01,ef,int8=256,zstd=3". */
+ * "topk=FRAC", "topkmin=N" (topk_min_numel), "int8=BLOCK", "zstd=LEVEL",
+ * "ef" (error feedback), "dp=CLIP:NOISE", or "dense" (everything off;
+ * alone). Items not given are off. Example:
+ * "topk=0.01,topkmin=4096,ef,int8=256,zstd=3". */
 vkt_status vkt_update_codec_parse(const char *text, vkt_update_codec *out);
 
 /* ---- the client: encoder --------------------------------------------- */

@@ -67,6 +67,12 @@ static bool parse_item(char *item, vkt_update_codec *c, bool *dense)
         return false;
     if (strcmp(item, "topk") == 0)
         return parse_float(value, &c->topk_fraction) && c->topk_fraction > 0.0f && c->topk_fraction < 1.0f;
+    if (strcmp(item, "topkmin") == 0) {
+        int n;
+        bool ok = parse_int(value, &n) && n > 0;
+        c->topk_min_numel = (uint32_t)n;
+        return ok;
+    }
     if (strcmp(item, "int8") == 0)
         return parse_int(value, &c->int8_block) && c->int8_block > 0;
     if (strcmp(item, "zstd") == 0)

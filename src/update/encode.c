@@ -154,7 +154,7 @@ static vkt_status add_residuals(vkt_update_encoder *enc, work *w, const vkt_upda
     return VKT_OK;
 }
 
-static vkt_status alloc_work(work *w, uint32_t stages, uint32_t block, float fraction)
+static vkt_status alloc_work(work *w, uint32_t stages, uint32_t block, float fraction, uint32_t min_numel)
 {
     w->offset = malloc((size_t)(w->count + 1) * sizeof *w->offset);
     w->k = malloc((size_t)w->count * sizeof *w->k);
@@ -168,7 +168,7 @@ static vkt_status alloc_work(work *w, uint32_t stages, uint32_t block, float fra
     w->offset[0] = w->koff[0] = w->soff[0] = 0;
     for (int p = 0; p < w->count; p++) {
         uint32_t n = w->numel[w->order[p]];
-        w->k[p] = (stages & UPD_STAGE_TOPK) ? upd_topk_count(fraction, n) : n;
+        w->k[p] = (stages & UPD_STAGE_TOPK) && n > min_numel ? upd_topk_count(fraction, n) : n;
         w->offset[p + 1] = w->offset[p] + n;
         w->koff[p + 1] = w->koff[p] + w->k[p];
         w->soff[p + 1] = w->soff[p] + ((stages & UPD_STAGE_INT8) ? upd_block_count(w->k[p], block) : 0);
@@ -312,7 +312,7 @@ vkt_status upd_encode(vkt_update_encoder *enc, const vkt_update_round *round, co
     if (st == VKT_OK)
         st = upd_sort_by_name(values, count, w.order);
     if (st == VKT_OK)
-        st = alloc_work(&w, stages, block, c->topk_fraction);
+        st = alloc_work(&w, stages, block, c->topk_fraction, c->topk_min_numel);
     if (st == VKT_OK)
         st = fill_update(&w, base, values);
 
