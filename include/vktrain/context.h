@@ -47,6 +47,7 @@ typedef struct vkt_device_info {
     bool subgroup_arithmetic; /* in compute shaders */
     bool subgroup_reductions; /* reductions use subgroup operations: supported and not turned off */
     bool storage_16bit;       /* storageBuffer16BitAccess */
+    bool storage_16bit_used;  /* fp16 activations stored natively: supported and not turned off */
     char disabled_features[96]; /* features a driver quirk turns off, and why ("" if none) */
     unsigned max_workgroup_size[3];
     unsigned max_workgroup_invocations;

@@ -322,6 +322,7 @@ static void describe(VkPhysicalDevice dev, int index, vkt_device_info *d)
     const char *why = NULL;
     uint32_t off = vk_quirks_disabled(&props.properties, has_driver_props ? drv.driverID : (VkDriverId)0, &why);
     d->subgroup_reductions = (detected & ~off & VK_FEATURE_SUBGROUP) != 0;
+    d->storage_16bit_used = (detected & ~off & VK_FEATURE_STORAGE16) != 0;
     if (off) {
         char names[64];
         vk_feature_names(off, names, sizeof names);

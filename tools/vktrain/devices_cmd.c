@@ -19,7 +19,9 @@ static void print_device(const vkt_device_info *d)
     printf("  subgroup        %u lanes, arithmetic %s, reductions %s\n", d->subgroup_size,
            d->subgroup_arithmetic ? "yes" : "no",
            d->subgroup_reductions ? "use subgroup operations" : "use the portable shared-memory tree");
-    printf("  16-bit storage  %s\n", d->storage_16bit ? "yes (fp16 activations stored natively)" : "no (packed fallback)");
+    printf("  16-bit storage  %s\n", d->storage_16bit_used ? "yes (fp16 activations stored natively)"
+                                  : d->storage_16bit    ? "supported, turned off (packed fallback)"
+                                                        : "no (packed fallback)");
     if (d->disabled_features[0])
         printf("  turned off      %s\n", d->disabled_features);
     printf("  workgroup       max %u x %u x %u, %u invocations\n", d->max_workgroup_size[0],
