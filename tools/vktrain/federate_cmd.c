@@ -176,6 +176,7 @@ static int prepare(fsim_run *r)
     }
     fsim_rng_seed(&r->sample_rng, o->seed, 3);
     fsim_rng_seed(&r->corrupt_rng, o->seed, 4);
+    fsim_rng_seed(&r->drop_rng, o->seed, 5);
     return 0;
 }
 
