@@ -15,7 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { STAGES = 4, STAYS = STAGES };
+/* Stages by the client message that ends each; STAYS: sends them all. */
+enum { STAGE_KEYS, STAGE_SHARES, STAGE_MASKED, STAGE_UNMASK, STAGES, STAYS = STAGES };
 static const char *const stage_names[STAGES] = {"keys", "shares", "masked", "unmask"};
 
 /* The stages named in a comma-separated list, as bits; 0 if invalid. */
@@ -276,7 +277,7 @@ int fsim_secure_round(fsim_run *r, fsim_update *updates, const fsim_client *cons
             if (!o->quiet)
                 printf("  client %llu sits this round out: %s\n", (unsigned long long)clients[k]->id,
                        vkt_last_error());
-            parties[k].drop_before = 0;
+            parties[k].drop_before = STAGE_KEYS;
         }
     }
     plan_dropouts(r, parties, count);
@@ -300,12 +301,13 @@ int fsim_secure_round(fsim_run *r, fsim_update *updates, const fsim_client *cons
         row->bytes += q->up;
         row->down_bytes += q->down;
         row->dense_bytes += updates[k].dense_bytes;
-        row->vector_bytes += (uint64_t)p.vector_length * 4;
+        if (q->drop_before > STAGE_MASKED) /* it sent its masked vector */
+            row->vector_bytes += (uint64_t)p.vector_length * 4;
         if (q->up > row->max_bytes)
             row->max_bytes = q->up;
-        if (q->drop_before < STAGES - 1)
+        if (q->drop_before <= STAGE_MASKED)
             row->dropped++;
-        else if (q->drop_before == STAGES - 1)
+        else if (q->drop_before == STAGE_UNMASK)
             row->late++;
         /* the round waits for those that stay, not for the dropped */
         if (q->drop_before == STAYS)
