@@ -240,7 +240,8 @@ void vkt_fed_last_stats(const vkt_fed_aggregator *agg, vkt_fed_round_stats *out)
  * accepted. A tensor whose weight is 0 is skipped. The sums must name
  * model tensors with their shapes, once each, and be finite; then the
  * step is applied at once as by vkt_fed_round_finish (stats may be
- * NULL). Refused, changing nothing, otherwise. */
+ * NULL; its examples is the largest weight). Refused, changing nothing,
+ * otherwise. */
 vkt_status vkt_fed_apply_sum(vkt_fed_aggregator *agg, const vkt_update_tensor *sums, const double *weights,
                              int count, int contributors, vkt_fed_round_stats *stats);
 

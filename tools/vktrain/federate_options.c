@@ -96,7 +96,8 @@ static void print_usage(FILE *f)
           "  --secagg-drop-at LIST    where they drop, picked per client among keys, shares, masked,\n"
           "                           unmask: before sending that message (default masked,unmask)\n"
           "  --secagg-range R         every element of n_i * delta_i and n_i lies in [-R, R]; a client\n"
-          "                           whose update does not sits the round out (default 10000)\n"
+          "                           whose update does not sits the round out (default 16 times the\n"
+          "                           most examples a client trains on in a round)\n"
           "  --secagg-threshold T     clients that must stay (default n - floor(n/3), > n/2)\n"
           "\n"
           "data and local training:\n"
@@ -248,8 +249,6 @@ static bool check_secure(fsim_options *o, bool codec_given)
     }
     if (!o->secagg_drop_at)
         o->secagg_drop_at = "masked,unmask";
-    if (o->secagg_range == 0)
-        o->secagg_range = 10000.0;
     return fsim_drop_at_check(o->secagg_drop_at);
 }
 
