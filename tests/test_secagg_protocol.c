@@ -217,9 +217,16 @@ static void test_server_refuses_bad_messages(void **state)
     refused_by_server(&r, bad, size[1] + 1, VKT_ERR_FORMAT); /* trailing byte */
     free(bad);
     assert_int_equal(vkt_secagg_server_close_stage(r.server), VKT_ERR_STATE); /* nobody yet */
+    bad = altered(adv[1], size[1], 0, 0);
+    memset(bad + SA_HEADER_BYTES + 32, 0, 32); /* s_pk = 0: small order */
+    refused_by_server(&r, bad, size[1], VKT_ERR_FORMAT);
+    free(bad);
 
     accepted_by_server(&r, adv[1], size[1]);
     refused_by_server(&r, adv[1], size[1], VKT_ERR_STATE); /* replayed */
+    bad = altered(adv[1], size[1], 6, 1 ^ 2); /* client 2 with client 1's keys */
+    refused_by_server(&r, bad, size[1], VKT_ERR_FORMAT);
+    free(bad);
     accepted_by_server(&r, adv[2], size[2]);
     accepted_by_server(&r, adv[3], size[3]);
     assert_int_equal(vkt_secagg_server_close_stage(r.server), VKT_OK);

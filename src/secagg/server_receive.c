@@ -12,12 +12,33 @@
 
 static const sa_type expected[] = {SA_MSG_ADVERTISE, SA_MSG_SHARES, SA_MSG_MASKED, SA_MSG_UNMASK};
 
+/* Whether X25519 with pk gives all zeros (pk of small order): every
+ * agreement with such a key would fail, and clients would refuse the
+ * whole key list. */
+static bool small_order(const uint8_t pk[SA_KEY_BYTES])
+{
+    static const uint8_t probe[SA_KEY_BYTES] = {1, 2, 3, 4, 5, 6, 7, 8};
+    uint8_t q[SA_KEY_BYTES];
+    bool bad = crypto_scalarmult(q, probe, pk) != 0;
+    sodium_memzero(q, sizeof q);
+    return bad;
+}
+
+/* A client whose keys would make every client refuse the key list (one
+ * repeating another's key, a small-order key) is refused here, so it
+ * cannot stall the round for the others. */
 static vkt_status take_keys(vkt_secagg_server *s, uint32_t u, upd_reader *r)
 {
-    const uint8_t *keys;
+    const uint8_t *keys = NULL;
     if (r->left != 2 * SA_KEY_BYTES || !upd_get_bytes(r, &keys, 2 * SA_KEY_BYTES))
         return rt_error(VKT_ERR_FORMAT, WHO ": AdvertiseKeys from client %u has a %zu-byte body, not %d", u, r->left,
                         2 * SA_KEY_BYTES);
+    if (small_order(keys) || small_order(keys + SA_KEY_BYTES))
+        return rt_error(VKT_ERR_FORMAT, WHO ": AdvertiseKeys from client %u: a public key of small order", u);
+    for (uint32_t v = 1; v <= s->p.client_count; v++)
+        if (s->advertised[v] && (sodium_memcmp(s->c_pk[v], keys, SA_KEY_BYTES) == 0 ||
+                                 sodium_memcmp(s->s_pk[v], keys + SA_KEY_BYTES, SA_KEY_BYTES) == 0))
+            return rt_error(VKT_ERR_FORMAT, WHO ": AdvertiseKeys from client %u repeats client %u's public key", u, v);
     memcpy(s->c_pk[u], keys, SA_KEY_BYTES);
     memcpy(s->s_pk[u], keys + SA_KEY_BYTES, SA_KEY_BYTES);
     return VKT_OK;
