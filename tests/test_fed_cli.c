@@ -191,6 +191,43 @@ static void test_vkagg_matches_federate(void **state)
     free(key), free(dir), free(fed), free(agg), free(srv), free(junk);
 }
 
+static double final_accuracy(const char *flags, const char *name)
+{
+    char *log = tu_temp_path(name);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "%s federate --clients 4 --rounds 2 --per-round 4 --local-steps 5 --test-samples 500 --threads 1 "
+             "--memory-tiers 1,0.5 --quiet --log %s %s > /dev/null",
+             vktrain_path, log, flags);
+    assert_int_equal(run(cmd), 0);
+    json_t *s = summary_of(log);
+    assert_int_equal(json_integer_value(json_object_get(s, "rounds")), 2);
+    double acc = json_real_value(json_object_get(s, "final_accuracy"));
+    json_decref(s);
+    free(log);
+    return acc;
+}
+
+/* --secure-agg gives plain FedAvg's model up to the fixed-point step
+ * (the same test accuracy here), completes with a client dropping out,
+ * and refuses top-k with a reason. */
+static void test_federate_secure_agg(void **state)
+{
+    (void)state;
+    if (!have_data())
+        skip();
+    double plain = final_accuracy("--codec dense", "plain.jsonl");
+    double secure = final_accuracy("--secure-agg", "secure.jsonl");
+    if (fabs(plain - secure) > 0.004)
+        fail_msg("plain FedAvg %.4f, secure aggregation %.4f", plain, secure);
+    double dropped = final_accuracy("--secure-agg --secagg-dropout 0.25 --secagg-drop-at shares,masked", "drop.jsonl");
+    assert_true(dropped > 0.2);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s federate --secure-agg --codec topk=0.1 2>&1 | grep -q 'cannot use top-k'",
+             vktrain_path);
+    assert_int_equal(run(cmd), 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -203,6 +240,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_federate_improves),
         cmocka_unit_test(test_fedbuff_with_damage),
         cmocka_unit_test(test_vkagg_matches_federate),
+        cmocka_unit_test(test_federate_secure_agg),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -32,9 +32,9 @@
  * its status, vkt_last_error() names the reason, the receipt says which
  * class of refusal it was, and neither the model nor the pending round
  * changes, so one bad packet never spoils a round. Only the weighted sum
- * of the accepted updates is kept, never the updates themselves: that is
- * also the place where secure aggregation (pairwise masks that cancel in
- * the sum) would plug in.
+ * of the accepted updates is kept, never the updates themselves; with
+ * secure aggregation (secagg.h) the server never sees them at all and
+ * hands the unmasked sum to vkt_fed_apply_sum.
  *
  * An aggregator is not thread-safe: one thread at a time (a server
  * serialises submissions). */
@@ -192,7 +192,7 @@ vkt_status vkt_fed_submit_packet(vkt_fed_aggregator *agg, const uint8_t *packet,
 vkt_status vkt_fed_submit_update(vkt_fed_aggregator *agg, const vkt_update *update, vkt_fed_receipt *receipt);
 
 /* Add an update given as plain deltas (no packet), e.g. from a local
- * simulation or a future secure-aggregation layer. */
+ * simulation (secure aggregation uses vkt_fed_apply_sum). */
 typedef struct vkt_fed_delta_info {
     uint64_t client_id;
     uint64_t version; /* trained from */
@@ -228,6 +228,22 @@ void vkt_fed_round_discard(vkt_fed_aggregator *agg);
 void vkt_fed_pending_stats(const vkt_fed_aggregator *agg, vkt_fed_round_stats *out);
 /* The last step applied (zeroed before the first). */
 void vkt_fed_last_stats(const vkt_fed_aggregator *agg, vkt_fed_round_stats *out);
+
+/* Add a round's updates already summed elsewhere, e.g. by secure
+ * aggregation (secagg.h), whose server learns only
+ *
+ *     sums[k]    = sum_i(n_i * delta_i[k])   per tensor k
+ *     weights[k] = sum_i(n_i)                over the clients that carried k
+ *
+ * (n_i = 1 for every client with equal_weights). FedAvg only, into a round
+ * with nothing pending; `contributors` clients (>= min_clients) count as
+ * accepted. A tensor whose weight is 0 is skipped. The sums must name
+ * model tensors with their shapes, once each, and be finite; then the
+ * step is applied at once as by vkt_fed_round_finish (stats may be
+ * NULL; its examples is the largest weight). Refused, changing nothing,
+ * otherwise. */
+vkt_status vkt_fed_apply_sum(vkt_fed_aggregator *agg, const vkt_update_tensor *sums, const double *weights,
+                             int count, int contributors, vkt_fed_round_stats *stats);
 
 /* ---- key files --------------------------------------------------------- */
 

@@ -9,6 +9,7 @@
 #include "profile.h"
 #include "status.h"
 #include "trainer.h"
+#include "secagg.h"
 #include "update.h"
 #include "weights.h"
 

@@ -45,6 +45,13 @@ typedef struct fsim_options {
     const char *key_path;
     const char *packets_dir;
     bool quiet;
+    /* --secure-agg: each FedAvg round runs secure aggregation among the
+     * sampled clients (federate_secagg.c) instead of sealed packets. */
+    bool secure_agg;
+    double secagg_dropout;      /* fraction of a round's clients that drop out */
+    const char *secagg_drop_at; /* where they drop: keys,shares,masked,unmask */
+    double secagg_range;        /* fixed-point range of the weighted vector's elements */
+    int64_t secagg_threshold;   /* 0: n - floor(n/3) */
 } fsim_options;
 
 /* federate_options.c */
@@ -114,6 +121,11 @@ typedef struct fsim_update {
     int64_t steps;
     double seconds;       /* simulated: download, train, upload */
     char policy[32];
+    /* --secure-agg instead of a packet: n * delta over every model
+     * tensor (zeros where it trained nothing), then n per tensor it
+     * carried (0 for the others). */
+    float *vector;
+    size_t vector_length;
 } fsim_update;
 
 /* Train `c` from the aggregator's current model and encode its update.
@@ -125,6 +137,15 @@ bool fsim_client_train(fsim_world *w, fsim_client *c, uint64_t round_seed, fsim_
 double fsim_link_seconds(const fsim_options *o, uint64_t model_bytes, size_t packet_bytes);
 bool fsim_link_rates(const fsim_options *o, double *up, double *down);
 
+/* federate_secagg.c: --secure-agg. */
+/* Elements of a client's weighted vector: every model tensor, then one
+ * weight per tensor. */
+size_t fsim_secure_length(const fsim_world *w);
+/* The weighted vector of `c` just trained (w->graph holds its weights,
+ * the aggregator the model it trained from) into out->vector. */
+vkt_status fsim_secure_vector(const fsim_world *w, uint32_t examples, fsim_update *out);
+/* Whether --secagg-drop-at is valid (reported if not). */
+bool fsim_drop_at_check(const char *text);
 /* federate_devices.c: give every client its speed and memory budget
  * (full_plan_bytes: the planned memory of a full training step). */
 bool fsim_assign_devices(const fsim_options *o, fsim_client *clients, int count, size_t full_plan_bytes);
@@ -146,6 +167,13 @@ typedef struct fsim_row {
     double update_norm;
     double mean_staleness;
     double wall_seconds;  /* measured, for information only */
+    /* --secure-agg */
+    int dropped;          /* shared keys, then sent no masked input: update lost */
+    int late;             /* sent masked input, then did not help unmask */
+    uint64_t down_bytes;  /* server to clients */
+    uint64_t vector_bytes; /* 4 bytes per element of every client's vector: the payload itself */
+    double secagg_seconds; /* measured: the protocol's work, every party in this process */
+    double server_seconds; /* measured: the server's share of it */
 } fsim_row;
 
 /* The whole simulation (federate_cmd.c sets it up). */
@@ -159,7 +187,7 @@ typedef struct fsim_run {
     FILE *log;
     uint64_t model_bytes;   /* the trainable parameters as fp32 */
     size_t full_plan_bytes; /* planned memory of a full training step */
-    fsim_rng sample_rng, corrupt_rng;
+    fsim_rng sample_rng, corrupt_rng, drop_rng;
     uint64_t saved_version; /* --save-packets: last model written + 1 */
     double started;         /* wall clock */
     fsim_row row;           /* the step being collected */
@@ -171,7 +199,18 @@ typedef struct fsim_run {
     fsim_row last;
     uint64_t total_bytes, total_dense;
     int64_t total_updates, total_refused, total_failed;
+    uint64_t total_down;      /* --secure-agg: server to clients */
+    uint64_t total_vector;    /* --secure-agg: 4 bytes per vector element sent */
+    double total_secagg_seconds, total_server_seconds;
 } fsim_run;
+
+/* federate_secagg.c: one secure-aggregation round among the clients
+ * that trained (updates[k] from clients[k]): dropouts as the options
+ * say, the sum into the aggregator, the row's counts. 0 unless the
+ * run must stop (a round that falls below the threshold is reported and
+ * skipped). */
+int fsim_secure_round(fsim_run *r, fsim_update *updates, const fsim_client *const *clients, int count,
+                      double *slowest);
 
 /* federate_loop.c */
 int fsim_run_fedavg(fsim_run *r);

@@ -113,13 +113,15 @@ static uint64_t local_step_count(const fsim_options *o, const fsim_client *c)
 static vkt_status encode(fsim_world *w, fsim_client *c, const vkt_update_base *base, int64_t samples,
                          fsim_update *out)
 {
+    size_t have = vkt_dataset_count(c->data);
+    out->examples = (uint32_t)((size_t)samples < have ? (size_t)samples : have);
+    if (w->opt->secure_agg) /* a weighted vector for the protocol, no packet */
+        return fsim_secure_vector(w, out->examples, out);
     const char **names = NULL;
     int name_count = 0;
     vkt_status st = changed_params(w, &names, &name_count);
     if (st != VKT_OK)
         return st;
-    size_t have = vkt_dataset_count(c->data);
-    out->examples = (uint32_t)((size_t)samples < have ? (size_t)samples : have);
     const vkt_update_round round = {.round_id = out->version, .example_count = out->examples};
     /* Nothing changed (a zero learning rate): send everything, zeros. */
     st = vkt_update_encode_graph(c->encoder, &round, base, w->graph, name_count ? names : NULL, name_count,

@@ -131,6 +131,23 @@ static int create_clients(fsim_run *r, const vkt_keypair *agg_keys)
     return status;
 }
 
+/* --secure-agg without --secagg-range: 16 times the largest example
+ * count n_i a client can report (what it trains on, at most its share),
+ * so |delta| up to 16 fits; the fixed-point step stays far below a
+ * float's precision of the mean (docs/federated.md). */
+static double default_secagg_range(const fsim_run *r)
+{
+    size_t most = 0;
+    for (int i = 0; i < r->client_count; i++) {
+        size_t have = vkt_dataset_count(r->clients[i].data);
+        size_t trains = r->opt.local_epochs > 0 ? have : (size_t)(r->opt.local_steps * r->opt.batch);
+        size_t n = trains < have ? trains : have;
+        if (n > most)
+            most = n;
+    }
+    return 16.0 * (double)(most ? most : 1);
+}
+
 static int prepare(fsim_run *r)
 {
     const fsim_options *o = &r->opt;
@@ -162,6 +179,8 @@ static int prepare(fsim_run *r)
     vkt_keypair_wipe(&agg_keys);
     if (status != 0)
         return status;
+    if (o->secure_agg && r->opt.secagg_range == 0)
+        r->opt.secagg_range = default_secagg_range(r);
 
     if (o->packets_dir) {
         struct stat st_dir;
@@ -176,6 +195,7 @@ static int prepare(fsim_run *r)
     }
     fsim_rng_seed(&r->sample_rng, o->seed, 3);
     fsim_rng_seed(&r->corrupt_rng, o->seed, 4);
+    fsim_rng_seed(&r->drop_rng, o->seed, 5);
     return 0;
 }
 

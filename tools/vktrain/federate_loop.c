@@ -139,31 +139,51 @@ int fsim_run_fedavg(fsim_run *r)
         cli_error("out of memory");
         return 1;
     }
+    /* --secure-agg: the round's updates wait for the protocol */
+    fsim_update *held = o->secure_agg ? calloc((size_t)o->per_round, sizeof *held) : NULL;
+    const fsim_client **holders = o->secure_agg ? calloc((size_t)o->per_round, sizeof *holders) : NULL;
     int status = 0;
+    if (o->secure_agg && (!held || !holders)) {
+        cli_error("out of memory");
+        status = 1;
+    }
     for (int64_t round = 1; round <= o->rounds && status == 0; round++) {
         double started = cli_now_seconds();
         for (size_t i = 0; i < n; i++)
             order[i] = i;
         fsim_rng_shuffle(&r->sample_rng, order, n);
         double slowest = 0.0;
+        int trained = 0;
         for (int64_t k = 0; k < o->per_round && status == 0; k++) {
             fsim_client *c = &r->clients[order[k]];
             fsim_update u = {0};
             if (train(r, c, o->seed + (uint64_t)round, &u, &status)) {
+                if (o->secure_agg) {
+                    held[trained] = u;
+                    holders[trained++] = c;
+                    continue;
+                }
                 deliver(r, &u);
                 slowest = fmax(slowest, u.seconds);
             }
             vkt_update_packet_free(u.packet);
+            free(u.vector);
         }
+        if (status == 0 && o->secure_agg)
+            status = fsim_secure_round(r, held, holders, trained, &slowest);
+        for (int k = 0; k < trained; k++)
+            free(held[k].vector);
         if (status != 0)
             break;
-        vkt_fed_round_stats stats;
-        vkt_status st = vkt_fed_round_finish(r->world.agg, &stats);
-        if (st == VKT_OK) {
-            r->row.update_norm = stats.update_norm;
-        } else {
-            printf("  round %lld not applied: %s\n", (long long)round, vkt_last_error());
-            vkt_fed_round_discard(r->world.agg);
+        if (!o->secure_agg) {
+            vkt_fed_round_stats stats;
+            vkt_status st = vkt_fed_round_finish(r->world.agg, &stats);
+            if (st == VKT_OK) {
+                r->row.update_norm = stats.update_norm;
+            } else {
+                printf("  round %lld not applied: %s\n", (long long)round, vkt_last_error());
+                vkt_fed_round_discard(r->world.agg);
+            }
         }
         r->sim_time += slowest;
         r->row.round = round;
@@ -174,6 +194,8 @@ int fsim_run_fedavg(fsim_run *r)
             status = fsim_report_row(r);
     }
     free(order);
+    free(held);
+    free(holders);
     return status;
 }
 

@@ -58,6 +58,11 @@ static const fspec specs[] = {
     {"--key", K_TEXT, O(key_path), 0, 0},
     {"--save-packets", K_TEXT, O(packets_dir), 0, 0},
     {"--quiet", K_FLAG, O(quiet), 0, 0},
+    {"--secure-agg", K_FLAG, O(secure_agg), 0, 0},
+    {"--secagg-dropout", K_REAL, O(secagg_dropout), 0, 0.9},
+    {"--secagg-drop-at", K_TEXT, O(secagg_drop_at), 0, 0},
+    {"--secagg-range", K_REAL, O(secagg_range), 1e-6, 1e30},
+    {"--secagg-threshold", K_INT, O(secagg_threshold), 2, 255},
 };
 
 static void print_usage(FILE *f)
@@ -80,8 +85,20 @@ static void print_usage(FILE *f)
           "  --max-staleness N        fedbuff: refuse updates more than N versions old (default 16)\n"
           "  --server-lr X            server learning rate (default 1)\n"
           "  --min-clients K          fedavg: fewest updates that make a round (default 1)\n"
-          "  --codec TEXT             update codec (default topk=0.01,ef,int8=256,zstd=3; or dense)\n"
+          "  --codec TEXT             update codec (default topk=0.01,ef,int8=256,zstd=3; or dense;\n"
+          "                           dense alone with --secure-agg)\n"
           "  --corrupt FRAC           damage this fraction of packets in transit (default 0)\n"
+          "\n"
+          "secure aggregation (fedavg; the server learns only the sum of the round's updates):\n"
+          "  --secure-agg             run Bonawitz et al.'s protocol among each round's clients;\n"
+          "                           updates go as dense fixed-point vectors (no top-k)\n"
+          "  --secagg-dropout FRAC    this fraction of a round's clients drops out (default 0)\n"
+          "  --secagg-drop-at LIST    where they drop, picked per client among keys, shares, masked,\n"
+          "                           unmask: before sending that message (default masked,unmask)\n"
+          "  --secagg-range R         every element of n_i * delta_i and n_i lies in [-R, R]; a client\n"
+          "                           whose update does not sits the round out (default 16 times the\n"
+          "                           most examples a client trains on in a round)\n"
+          "  --secagg-threshold T     clients that must stay (default n - floor(n/3), > n/2)\n"
           "\n"
           "data and local training:\n"
           "  --data DIR               Fashion-MNIST IDX files (default " CLI_DEFAULT_DATA_DIR ")\n"
@@ -182,8 +199,64 @@ static bool apply(const fspec *s, const char *value, fsim_options *o)
     return false;
 }
 
+#define DEFAULT_CODEC "topk=0.01,ef,int8=256,zstd=3"
+
+/* Secure aggregation sums dense fixed-point vectors in synchronous
+ * rounds; say plainly what does not combine with it. */
+static bool check_secure(fsim_options *o, bool codec_given)
+{
+    if (!o->secure_agg) {
+        if (o->secagg_dropout > 0 || o->secagg_drop_at || o->secagg_range > 0 || o->secagg_threshold > 0) {
+            cli_error("--secagg-* options need --secure-agg");
+            return false;
+        }
+        return true;
+    }
+    vkt_update_codec codec = {0};
+    if (codec_given && vkt_update_codec_parse(o->codec, &codec) == VKT_OK) {
+        if (codec.topk_fraction > 0.0f && codec.topk_fraction < 1.0f) {
+            cli_error("--secure-agg cannot use top-k (--codec %s): the masks make every element of the masked "
+                      "vector random, so a sparse update costs a dense vector anyway (and which elements it "
+                      "carries would leak); use --codec dense",
+                      o->codec);
+            return false;
+        }
+        if (codec.int8_block || codec.zstd_level || codec.dp_clip > 0.0f) {
+            cli_error("--secure-agg sends dense fixed-point vectors (--secagg-range); --codec %s does not apply, "
+                      "use --codec dense",
+                      o->codec);
+            return false;
+        }
+    }
+    if (o->mode != VKT_FED_FEDAVG) {
+        cli_error("--secure-agg needs --mode fedavg: the protocol sums one synchronous round");
+        return false;
+    }
+    if (o->per_round < 2 || o->per_round > VKT_SECAGG_MAX_CLIENTS) {
+        cli_error("--secure-agg needs 2..%d clients per round (got %lld)", VKT_SECAGG_MAX_CLIENTS,
+                  (long long)o->per_round);
+        return false;
+    }
+    if (o->corrupt > 0 || o->packets_dir) {
+        cli_error("--corrupt and --save-packets concern sealed packets, which --secure-agg does not send");
+        return false;
+    }
+    vkt_secagg_params p = {.client_count = (uint32_t)o->per_round, .threshold = (uint32_t)o->secagg_threshold,
+                           .vector_length = 1};
+    if (vkt_secagg_params_resolve(&p, &p) != VKT_OK) {
+        cli_api_error(VKT_ERR_INVALID_ARG, "--secagg-threshold");
+        return false;
+    }
+    if (!o->secagg_drop_at)
+        o->secagg_drop_at = "masked,unmask";
+    return fsim_drop_at_check(o->secagg_drop_at);
+}
+
 static bool check(fsim_options *o)
 {
+    bool codec_given = o->codec != NULL;
+    if (!o->codec)
+        o->codec = o->secure_agg ? "dense" : DEFAULT_CODEC;
     if (o->per_round > o->clients)
         o->per_round = o->clients;
     if (o->min_clients > o->per_round) {
@@ -205,6 +278,8 @@ static bool check(fsim_options *o)
         cli_error("cannot read --key %s", o->key_path);
         return false;
     }
+    if (!check_secure(o, codec_given))
+        return false;
     double up, down, alpha;
     return fsim_link_rates(o, &up, &down) && fsim_split_check(o->split, &alpha) && fsim_tiers_check(o->memory_tiers);
 }
@@ -222,7 +297,7 @@ cli_parse_result fsim_parse_options(int argc, char **argv, fsim_options *o)
         .lr = 0.05,
         .momentum = 0.9,
         .split = "iid",
-        .codec = "topk=0.01,ef,int8=256,zstd=3",
+        .codec = NULL, /* check() picks DEFAULT_CODEC, or dense with --secure-agg */
         .mode = VKT_FED_FEDAVG,
         .buffer = 5,
         .max_staleness = 16,

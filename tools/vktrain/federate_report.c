@@ -41,7 +41,12 @@ void fsim_print_plan(const fsim_run *r)
     else
         printf("%lld steps", (long long)o->local_steps);
     printf(" of %lld, sgd lr %g momentum %g; codec %s; dense fp32 update %.1f kB\n", (long long)o->batch, o->lr,
-           o->momentum, o->codec, (double)r->model_bytes / KB);
+           o->momentum, o->secure_agg ? "secure aggregation (dense fixed point)" : o->codec,
+           (double)r->model_bytes / KB);
+    if (o->secure_agg)
+        printf("secure aggregation: range +-%g, step %.3g, threshold %s, dropout %g at %s\n", o->secagg_range,
+               vkt_secagg_quant_step(o->secagg_range, (uint32_t)o->per_round),
+               o->secagg_threshold ? "as given" : "n - floor(n/3)", o->secagg_dropout, o->secagg_drop_at);
     printf("devices: %.3f-%.3f s/step, %d stragglers (x%g); %d of %d with a memory budget "
            "(tiers %s of a %.2f MB full step)\n",
            fastest, slowest, stragglers, o->straggler_slowdown, budgeted, r->client_count, o->memory_tiers,
@@ -79,6 +84,10 @@ int fsim_report_row(fsim_run *r)
     }
     r->total_refused += row->refused;
     r->total_failed += row->failed;
+    r->total_down += row->down_bytes;
+    r->total_vector += row->vector_bytes;
+    r->total_secagg_seconds += row->secagg_seconds;
+    r->total_server_seconds += row->server_seconds;
 
     if (!r->opt.quiet) {
         const char *unit = r->opt.mode == VKT_FED_FEDBUFF ? "step" : "round";
@@ -90,8 +99,15 @@ int fsim_report_row(fsim_run *r)
                 printf(" (+%d refused)", row->refused);
             if (row->failed)
                 printf(" (%d could not train)", row->failed);
-            printf("  up %.1f kB/client (%.0fx)  norm %.3g", per_client / KB, ratio(row->dense_bytes, row->bytes),
-                   row->update_norm);
+            if (r->opt.secure_agg)
+                printf("  secure sum of %d/%d (%d lost, %d late)  up %.1f + down %.1f kB/client  norm %.3g  "
+                       "protocol %.2fs (server %.2fs)",
+                       row->accepted, row->updates, row->dropped, row->late, per_client / KB,
+                       row->updates ? (double)row->down_bytes / row->updates / KB : 0.0, row->update_norm,
+                       row->secagg_seconds, row->server_seconds);
+            else
+                printf("  up %.1f kB/client (%.0fx)  norm %.3g", per_client / KB, ratio(row->dense_bytes, row->bytes),
+                       row->update_norm);
             if (r->opt.mode == VKT_FED_FEDBUFF)
                 printf("  staleness %.1f", row->mean_staleness);
         }
@@ -117,6 +133,14 @@ int fsim_report_row(fsim_run *r)
         json_object_set_new(rec, "update_norm", number(row->update_norm));
         json_object_set_new(rec, "mean_staleness", number(row->mean_staleness));
         json_object_set_new(rec, "wall_seconds", number(row->wall_seconds));
+        if (r->opt.secure_agg) {
+            json_object_set_new(rec, "secagg_lost", json_integer(row->dropped));
+            json_object_set_new(rec, "secagg_late", json_integer(row->late));
+            json_object_set_new(rec, "secagg_down_bytes_per_client",
+                                number(row->updates ? (double)row->down_bytes / row->updates : 0.0));
+            json_object_set_new(rec, "secagg_seconds", number(row->secagg_seconds));
+            json_object_set_new(rec, "secagg_server_seconds", number(row->server_seconds));
+        }
         status = log_record(r, rec);
     }
     r->last = *row;
@@ -139,10 +163,24 @@ int fsim_report_summary(fsim_run *r)
                (long long)r->updates_to_target);
     else
         printf(", %.0f%% not reached", 100.0 * o->target);
-    printf("\nupload: %lld updates, %.2f kB each (%.0fx smaller than dense fp32), %.1f kB per client in all; "
-           "%lld refused; %.1fs wall\n",
-           (long long)r->total_updates, per_update / KB, ratio(r->total_dense, r->total_bytes), per_client / KB,
-           (long long)r->total_refused, wall);
+    if (o->secure_agg)
+        printf("\nupload: %lld clients' messages, %.2f kB each, %.1f kB per client in all; %.1fs wall\n",
+               (long long)r->total_updates, per_update / KB, per_client / KB, wall);
+    else
+        printf("\nupload: %lld updates, %.2f kB each (%.0fx smaller than dense fp32), %.1f kB per client in all; "
+               "%lld refused; %.1fs wall\n",
+               (long long)r->total_updates, per_update / KB, ratio(r->total_dense, r->total_bytes), per_client / KB,
+               (long long)r->total_refused, wall);
+    double rounds = r->last.round > 0 ? (double)r->last.round : 1.0;
+    /* what the protocol adds to the 4 bytes per element of the vector */
+    double overhead = r->total_updates ? ((double)r->total_bytes - (double)r->total_vector) / r->total_updates : 0.0;
+    double down = r->total_updates ? (double)r->total_down / r->total_updates : 0.0;
+    if (o->secure_agg)
+        printf("secure aggregation: %.1f kB up and %.1f kB down per client and round; beyond the masked vector's "
+               "4 bytes per value: %.2f kB up + %.2f kB down; protocol %.2fs per round (server %.3fs), every "
+               "party in this process\n",
+               per_update / KB, down / KB, overhead / KB, down / KB, r->total_secagg_seconds / rounds,
+               r->total_server_seconds / rounds);
     fflush(stdout);
     if (!r->log)
         return 0;
@@ -169,5 +207,12 @@ int fsim_report_summary(fsim_run *r)
     json_object_set_new(rec, "dense_fp32_bytes", json_integer((json_int_t)r->model_bytes));
     json_object_set_new(rec, "compression", number(ratio(r->total_dense, r->total_bytes)));
     json_object_set_new(rec, "wall_seconds", number(wall));
+    json_object_set_new(rec, "secure_agg", json_boolean(o->secure_agg));
+    if (o->secure_agg) {
+        json_object_set_new(rec, "secagg_down_bytes_per_update", number(down));
+        json_object_set_new(rec, "secagg_overhead_up_bytes_per_update", number(overhead));
+        json_object_set_new(rec, "secagg_seconds_per_round", number(r->total_secagg_seconds / rounds));
+        json_object_set_new(rec, "secagg_server_seconds_per_round", number(r->total_server_seconds / rounds));
+    }
     return log_record(r, rec);
 }
