@@ -1,0 +1,189 @@
+/* Multi-head scaled dot-product attention (RT_K_ATTN_*, kernels.h).
+ *
+ * Each kernel is a loop over independent rows: a (sample, head, query)
+ * row for the forward and the query side of backward, a (sample, head,
+ * key) row for the key side. Rows are split between threads and every
+ * row is summed in the same fixed order as the shaders (keys or queries
+ * ascending, dot products over D ascending), so results do not depend
+ * on the thread count. A row's accumulators live on the stack (D is at
+ * most RT_ATTN_MAX_HEAD_DIM). */
+#include <math.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "cpu_kernels.h"
+
+/* Rows per parallel chunk: enough work to amortise a hand-off. */
+#define ROWS_PER_CHUNK 16
+
+typedef struct attn_job {
+    const float *q, *k, *v, *out, *dout, *lse;
+    float *o_write, *lse_write, *delta, *dq, *dk, *dv;
+    int64_t heads, Tq, Tk, D;
+    bool causal;
+    float scale;
+    int accum_a, accum_b;
+} attn_job;
+
+static attn_job job_of(const cpu_kernel_args *a)
+{
+    const int32_t *i = a->p->i;
+    attn_job j = {0};
+    j.heads = i[1], j.Tq = i[2], j.Tk = i[3], j.D = i[4];
+    j.causal = i[5] != 0;
+    j.scale = a->p->f[0];
+    j.accum_a = i[6], j.accum_b = i[7];
+    return j;
+}
+
+static float dot(const float *restrict a, const float *restrict b, int64_t n)
+{
+    float s = 0.0f;
+    for (int64_t d = 0; d < n; d++)
+        s += a[d] * b[d];
+    return s;
+}
+
+/* Row r of [batch, heads, T] as (sample, head, position). */
+static void split_row(const attn_job *j, int64_t r, int64_t T, int64_t *b, int64_t *h, int64_t *t)
+{
+    *t = r % T;
+    *h = (r / T) % j->heads;
+    *b = r / (T * j->heads);
+}
+
+/* Element offset of position t, head h of sample b in a [batch, T, E] tensor. */
+static int64_t at(const attn_job *j, int64_t b, int64_t t, int64_t T, int64_t h)
+{
+    return (b * T + t) * j->heads * j->D + h * j->D;
+}
+
+/* Keys that query i sees: [0, key_end). */
+static int64_t key_end(const attn_job *j, int64_t i)
+{
+    return j->causal && i + 1 < j->Tk ? i + 1 : j->Tk;
+}
+
+static void store(float *restrict dst, const float *restrict src, int64_t n, float scale, bool accum)
+{
+    for (int64_t d = 0; d < n; d++)
+        dst[d] = accum ? dst[d] + scale * src[d] : scale * src[d];
+}
+
+static void fwd_rows(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    (void)thread;
+    const attn_job *j = ctx;
+    int64_t D = j->D;
+    float acc[RT_ATTN_MAX_HEAD_DIM];
+    for (int64_t r = begin; r < end; r++) {
+        int64_t b, h, i;
+        split_row(j, r, j->Tq, &b, &h, &i);
+        const float *q = j->q + at(j, b, i, j->Tq, h);
+        memset(acc, 0, (size_t)D * sizeof acc[0]);
+        float m = -INFINITY, l = 0.0f;
+        for (int64_t kj = 0; kj < key_end(j, i); kj++) {
+            float s = j->scale * dot(q, j->k + at(j, b, kj, j->Tk, h), D);
+            if (s > m) { /* a new maximum: rescale what was summed so far */
+                float c = expf(m - s);
+                l *= c;
+                for (int64_t d = 0; d < D; d++)
+                    acc[d] *= c;
+                m = s;
+            }
+            float p = expf(s - m);
+            l += p;
+            const float *v = j->v + at(j, b, kj, j->Tk, h);
+            for (int64_t d = 0; d < D; d++)
+                acc[d] += p * v[d];
+        }
+        float *o = j->o_write + at(j, b, i, j->Tq, h);
+        for (int64_t d = 0; d < D; d++)
+            o[d] = acc[d] / l;
+        j->lse_write[r] = m + logf(l);
+    }
+}
+
+void cpu_attn_fwd(const cpu_kernel_args *a)
+{
+    attn_job j = job_of(a);
+    j.q = a->args[0], j.k = a->args[1], j.v = a->args[2];
+    j.o_write = a->args[3], j.lse_write = a->args[4];
+    cpu_parallel_for(a->pool, (int64_t)a->p->i[0] * j.heads * j.Tq, ROWS_PER_CHUNK, fwd_rows, &j);
+}
+
+static void bwd_q_rows(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    (void)thread;
+    const attn_job *j = ctx;
+    int64_t D = j->D;
+    float acc[RT_ATTN_MAX_HEAD_DIM];
+    for (int64_t r = begin; r < end; r++) {
+        int64_t b, h, i;
+        split_row(j, r, j->Tq, &b, &h, &i);
+        int64_t row = at(j, b, i, j->Tq, h);
+        const float *q = j->q + row, *dout = j->dout + row;
+        float delta = dot(dout, j->out + row, D), lse = j->lse[r];
+        j->delta[r] = delta;
+        if (!j->dq)
+            continue;
+        memset(acc, 0, (size_t)D * sizeof acc[0]);
+        for (int64_t kj = 0; kj < key_end(j, i); kj++) {
+            const float *k = j->k + at(j, b, kj, j->Tk, h), *v = j->v + at(j, b, kj, j->Tk, h);
+            float p = expf(j->scale * dot(q, k, D) - lse);
+            float ds = p * (dot(dout, v, D) - delta);
+            for (int64_t d = 0; d < D; d++)
+                acc[d] += ds * k[d];
+        }
+        store(j->dq + row, acc, D, j->scale, j->accum_a);
+    }
+}
+
+void cpu_attn_bwd_q(const cpu_kernel_args *a)
+{
+    attn_job j = job_of(a);
+    j.q = a->args[0], j.k = a->args[1], j.v = a->args[2], j.out = a->args[3], j.dout = a->args[4];
+    j.lse = a->args[5], j.delta = a->args[6];
+    j.dq = a->sizes[7] ? a->args[7] : NULL;
+    cpu_parallel_for(a->pool, (int64_t)a->p->i[0] * j.heads * j.Tq, ROWS_PER_CHUNK, bwd_q_rows, &j);
+}
+
+static void bwd_kv_rows(void *ctx, int64_t begin, int64_t end, int thread)
+{
+    (void)thread;
+    const attn_job *j = ctx;
+    int64_t D = j->D;
+    float acc_k[RT_ATTN_MAX_HEAD_DIM], acc_v[RT_ATTN_MAX_HEAD_DIM];
+    for (int64_t r = begin; r < end; r++) {
+        int64_t b, h, kj;
+        split_row(j, r, j->Tk, &b, &h, &kj);
+        int64_t row = at(j, b, kj, j->Tk, h);
+        const float *k = j->k + row, *v = j->v + row;
+        memset(acc_k, 0, (size_t)D * sizeof acc_k[0]);
+        memset(acc_v, 0, (size_t)D * sizeof acc_v[0]);
+        for (int64_t i = j->causal ? kj : 0; i < j->Tq; i++) {
+            int64_t qrow = at(j, b, i, j->Tq, h), stat = (b * j->heads + h) * j->Tq + i;
+            const float *q = j->q + qrow, *dout = j->dout + qrow;
+            float p = expf(j->scale * dot(q, k, D) - j->lse[stat]);
+            float ds = p * (dot(dout, v, D) - j->delta[stat]);
+            for (int64_t d = 0; d < D; d++) {
+                acc_v[d] += p * dout[d];
+                acc_k[d] += ds * q[d];
+            }
+        }
+        if (j->dk)
+            store(j->dk + row, acc_k, D, j->scale, j->accum_a);
+        if (j->dv)
+            store(j->dv + row, acc_v, D, 1.0f, j->accum_b);
+    }
+}
+
+void cpu_attn_bwd_kv(const cpu_kernel_args *a)
+{
+    attn_job j = job_of(a);
+    j.q = a->args[0], j.k = a->args[1], j.v = a->args[2], j.dout = a->args[3];
+    j.lse = a->args[4], j.delta = a->args[5];
+    j.dk = a->sizes[6] ? a->args[6] : NULL;
+    j.dv = a->sizes[7] ? a->args[7] : NULL;
+    cpu_parallel_for(a->pool, (int64_t)a->p->i[0] * j.heads * j.Tk, ROWS_PER_CHUNK, bwd_kv_rows, &j);
+}
