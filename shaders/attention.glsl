@@ -4,8 +4,10 @@
 // Geometry: ITEMS(batch * heads * T * D), T = Tq for the query-side
 // kernels and Tk for the key side; item t is element d = t % D of row
 // t / D, rows ordered (sample, head, position). Loops: a thread makes
-// about (T_other + 1) * D iterations (lavapipe stops an invocation
+// about T_other * (D / 4 + 1) iterations (lavapipe stops an invocation
 // after 65535, docs/vulkan.md).
+// Dot products run in four interleaved lanes joined as (l0 + l1) +
+// (l2 + l3), as the CPU's dot() does.
 // Include after common.glsl.
 
 uint attn_batch() { return uint(p.i[0]); }
@@ -26,4 +28,24 @@ uint attn_at(uint b, uint t, uint T, uint h)
 uint attn_key_end(uint i)
 {
     return attn_causal() && i + 1u < attn_tk() ? i + 1u : attn_tk();
+}
+
+// Adds the terms d .. d+3 (those below D; d < D) of the dot product of
+// the D-element rows at bufa[oa] and bufb[ob] into the vec4 of lanes
+// `acc`, one lane per d mod 4 (d a multiple of 4). Written out, not a
+// loop, to keep the invocation's loop count at D / 4 per dot product.
+#define ATTN_DOT_STEP(acc, bufa, oa, bufb, ob, d, D)                          \
+    {                                                                         \
+        acc.x += bufa[(oa) + (d)] * bufb[(ob) + (d)];                         \
+        if ((d) + 1u < (D))                                                   \
+            acc.y += bufa[(oa) + (d) + 1u] * bufb[(ob) + (d) + 1u];           \
+        if ((d) + 2u < (D))                                                   \
+            acc.z += bufa[(oa) + (d) + 2u] * bufb[(ob) + (d) + 2u];           \
+        if ((d) + 3u < (D))                                                   \
+            acc.w += bufa[(oa) + (d) + 3u] * bufb[(ob) + (d) + 3u];           \
+    }
+
+float attn_join(vec4 lanes)
+{
+    return (lanes.x + lanes.y) + (lanes.z + lanes.w);
 }

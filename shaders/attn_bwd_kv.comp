@@ -33,13 +33,13 @@ void main()
     for (uint i = attn_causal() ? j : 0u; i < Tq; i++) {
         uint qrow = attn_at(b, i, Tq, h), stat = (b * H + h) * Tq + i;
         uint oq = arg_offset(0u) + qrow, odo = arg_offset(3u) + qrow;
-        float s = 0.0, dp = 0.0;
-        for (uint e = 0u; e < D; e++) {
-            s += q[oq + e] * k[okj + e];
-            dp += dout[odo + e] * v[ovj + e];
+        vec4 s = vec4(0.0), dp = vec4(0.0);
+        for (uint e = 0u; e < D; e += 4u) {
+            ATTN_DOT_STEP(s, q, oq, k, okj, e, D)
+            ATTN_DOT_STEP(dp, dout, odo, v, ovj, e, D)
         }
-        float pij = exp(attn_scale() * s - lse[arg_offset(4u) + stat]);
-        float ds = pij * (dp - delta_buf[arg_offset(5u) + stat]);
+        float pij = exp(attn_scale() * attn_join(s) - lse[arg_offset(4u) + stat]);
+        float ds = pij * (attn_join(dp) - delta_buf[arg_offset(5u) + stat]);
         acc_v += pij * dout[odo + d];
         acc_k += ds * q[oq + d];
     }

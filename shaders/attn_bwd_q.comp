@@ -29,9 +29,10 @@ void main()
     uint i = r % Tq, h = (r / Tq) % H, b = r / (Tq * H);
     uint row = attn_at(b, i, Tq, h);
     uint oq = arg_offset(0u) + row, odo = arg_offset(4u) + row, oo = arg_offset(3u) + row;
-    float delta = 0.0;
-    for (uint e = 0u; e < D; e++)
-        delta += dout[odo + e] * out_buf[oo + e];
+    vec4 lanes = vec4(0.0);
+    for (uint e = 0u; e < D; e += 4u)
+        ATTN_DOT_STEP(lanes, dout, odo, out_buf, oo, e, D)
+    float delta = attn_join(lanes);
     if (d == 0u)
         delta_buf[arg_offset(6u) + r] = delta;
     if (!arg_present(7u))
@@ -39,13 +40,13 @@ void main()
     float lse_i = lse[arg_offset(5u) + r], acc = 0.0;
     for (uint j = 0u; j < attn_key_end(i); j++) {
         uint kj = arg_offset(1u) + attn_at(b, j, Tk, h), vj = arg_offset(2u) + attn_at(b, j, Tk, h);
-        float s = 0.0, dp = 0.0;
-        for (uint e = 0u; e < D; e++) {
-            s += q[oq + e] * k[kj + e];
-            dp += dout[odo + e] * v[vj + e];
+        vec4 s = vec4(0.0), dp = vec4(0.0);
+        for (uint e = 0u; e < D; e += 4u) {
+            ATTN_DOT_STEP(s, q, oq, k, kj, e, D)
+            ATTN_DOT_STEP(dp, dout, odo, v, vj, e, D)
         }
-        float pj = exp(attn_scale() * s - lse_i);
-        acc += pj * (dp - delta) * k[kj + d];
+        float pj = exp(attn_scale() * attn_join(s) - lse_i);
+        acc += pj * (attn_join(dp) - delta) * k[kj + d];
     }
     uint o = arg_offset(7u) + row + d;
     dq[o] = p.i[6] != 0 ? dq[o] + attn_scale() * acc : attn_scale() * acc;

@@ -28,10 +28,10 @@ void main()
     float m = -1.0 / 0.0, l = 0.0, acc = 0.0;
     for (uint j = 0u; j < attn_key_end(i); j++) {
         uint kj = ok + attn_at(b, j, Tk, h);
-        float s = 0.0;
-        for (uint e = 0u; e < D; e++)
-            s += q[oq + e] * k[kj + e];
-        s = attn_scale() * s;
+        vec4 lanes = vec4(0.0);
+        for (uint e = 0u; e < D; e += 4u)
+            ATTN_DOT_STEP(lanes, q, oq, k, kj, e, D)
+        float s = attn_scale() * attn_join(lanes);
         if (s > m) {
             float c = exp(m - s);
             l *= c;

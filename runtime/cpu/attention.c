@@ -4,7 +4,7 @@
  * row for the forward and the query side of backward, a (sample, head,
  * key) row for the key side. Rows are split between threads and every
  * row is summed in the same fixed order as the shaders (keys or queries
- * ascending, dot products over D ascending), so results do not depend
+ * ascending, dot products in four interleaved lanes), so results do not depend
  * on the thread count. A row's accumulators live on the stack (D is at
  * most RT_ATTN_MAX_HEAD_DIM). */
 #include <math.h>
@@ -36,12 +36,22 @@ static attn_job job_of(const cpu_kernel_args *a)
     return j;
 }
 
+/* Dot product in ATTN_DOT_LANES interleaved partial sums (lane k takes
+ * the d = k mod 4 terms in order), joined as (l0 + l1) + (l2 + l3): four
+ * independent chains the compiler can vectorise, and the order the
+ * shaders use (shaders/attention.glsl). */
+#define ATTN_DOT_LANES 4
+
 static float dot(const float *restrict a, const float *restrict b, int64_t n)
 {
-    float s = 0.0f;
-    for (int64_t d = 0; d < n; d++)
-        s += a[d] * b[d];
-    return s;
+    float s[ATTN_DOT_LANES] = {0};
+    int64_t d = 0;
+    for (; d + ATTN_DOT_LANES <= n; d += ATTN_DOT_LANES)
+        for (int k = 0; k < ATTN_DOT_LANES; k++)
+            s[k] += a[d + k] * b[d + k];
+    for (; d < n; d++)
+        s[d % ATTN_DOT_LANES] += a[d] * b[d];
+    return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
 /* Row r of [batch, heads, T] as (sample, head, position). */
