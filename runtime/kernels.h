@@ -297,8 +297,9 @@ typedef enum rt_kernel {
      * f: 0 scale (> 0, finite). With s_ij = scale * q_i . k_j over the
      * keys row i sees (sums over D in ascending order):
      *   out_i = sum_j softmax(s_i)_j v_j, lse_i = log sum_j exp(s_ij),
-     * the softmax taken online over j in ascending order (the running
-     * maximum m is subtracted; the sums are rescaled when m grows).
+     * the softmax taken online over j in ascending order, 16 keys at a
+     * time (the running maximum m is subtracted; the sums are rescaled
+     * when a block raises m), exponentials by the CPU's exp_approx.
      * Outputs share no byte with any other argument.
      * args: 0 q, 1 k, 2 v, 3 out, 4 lse */
     RT_K_ATTN_FWD = 42,

@@ -49,3 +49,31 @@ float attn_join(vec4 lanes)
 {
     return (lanes.x + lanes.y) + (lanes.z + lanes.w);
 }
+
+// Keys per block of the forward's running maximum (ATTN_BLOCK of
+// runtime/cpu/attention.c).
+const uint ATTN_BLOCK = 16u;
+
+// e^x to a few ulp, 0 below x = -87.3: exp_approx of
+// runtime/cpu/fastmath.h, operation for operation (`precise` keeps the
+// compiler from fusing them), so both backends get the same p_ij.
+float exp_approx(float xv)
+{
+    const float shifter = 12582912.0;
+    bool underflows = xv < -87.3;
+    float v = underflows ? -87.3 : xv;
+    v = v > 88.3 ? 88.3 : v;
+    precise float t = v * 1.44269504 + shifter;
+    precise float n = t - shifter;
+    uint scale = (floatBitsToUint(t) - floatBitsToUint(shifter) + 127u) << 23;
+    precise float r = v - n * 0.693359375;
+    r = r - n * -2.12194440e-4;
+    precise float q = 1.98909809e-4;
+    q = q * r + 1.39336410e-3;
+    q = q * r + 8.33331093e-3;
+    q = q * r + 4.16664650e-2;
+    q = q * r + 1.66666667e-1;
+    q = q * r + 5.00000001e-1;
+    precise float e = (1.0 + r + r * r * q) * uintBitsToFloat(scale);
+    return underflows ? 0.0 : e;
+}

@@ -38,7 +38,7 @@ void main()
             ATTN_DOT_STEP(s, q, oq, k, okj, e, D)
             ATTN_DOT_STEP(dp, dout, odo, v, ovj, e, D)
         }
-        float pij = exp(attn_scale() * attn_join(s) - lse[arg_offset(4u) + stat]);
+        float pij = exp_approx(attn_scale() * attn_join(s) - lse[arg_offset(4u) + stat]);
         float ds = pij * (attn_join(dp) - delta_buf[arg_offset(5u) + stat]);
         acc_v += pij * dout[odo + d];
         acc_k += ds * q[oq + d];

@@ -45,7 +45,7 @@ void main()
             ATTN_DOT_STEP(s, q, oq, k, kj, e, D)
             ATTN_DOT_STEP(dp, dout, odo, v, vj, e, D)
         }
-        float pj = exp(attn_scale() * attn_join(s) - lse_i);
+        float pj = exp_approx(attn_scale() * attn_join(s) - lse_i);
         acc += pj * (attn_join(dp) - delta) * k[kj + d];
     }
     uint o = arg_offset(7u) + row + d;

@@ -1,8 +1,8 @@
 #version 450
 // RT_K_ATTN_FWD: out_i = softmax(scale * q_i K^T) V per head, and
 // lse_i = log of the softmax denominator, the softmax taken online over
-// the keys in order (the running maximum subtracted, the sums rescaled
-// when it grows). Every thread of a row repeats the row's scores (the
+// the keys in order, ATTN_BLOCK at a time (the running maximum
+// subtracted, the sums rescaled when a block raises it). Every thread of a row repeats the row's scores (the
 // same bits), keeps one output element and the thread of element 0
 // writes lse. Geometry: attention.glsl, T = Tq.
 // args: 0 q, 1 k, 2 v, 3 out, 4 lse.
@@ -26,21 +26,30 @@ void main()
     uint i = r % Tq, h = (r / Tq) % H, b = r / (Tq * H);
     uint oq = arg_offset(0u) + attn_at(b, i, Tq, h), ok = arg_offset(1u), ov = arg_offset(2u);
     float m = -1.0 / 0.0, l = 0.0, acc = 0.0;
-    for (uint j = 0u; j < attn_key_end(i); j++) {
-        uint kj = ok + attn_at(b, j, Tk, h);
-        vec4 lanes = vec4(0.0);
-        for (uint e = 0u; e < D; e += 4u)
-            ATTN_DOT_STEP(lanes, q, oq, k, kj, e, D)
-        float s = attn_scale() * attn_join(lanes);
-        if (s > m) {
-            float c = exp(m - s);
+    float scores[ATTN_BLOCK];
+    uint key_end = attn_key_end(i);
+    for (uint j0 = 0u; j0 < key_end; j0 += ATTN_BLOCK) {
+        uint len = min(ATTN_BLOCK, key_end - j0);
+        float top = m;
+        for (uint n = 0u; n < len; n++) {
+            uint kj = ok + attn_at(b, j0 + n, Tk, h);
+            vec4 lanes = vec4(0.0);
+            for (uint e = 0u; e < D; e += 4u)
+                ATTN_DOT_STEP(lanes, q, oq, k, kj, e, D)
+            scores[n] = attn_scale() * attn_join(lanes);
+            top = scores[n] > top ? scores[n] : top;
+        }
+        if (top > m) { // a new maximum: rescale what was summed so far
+            float c = exp_approx(m - top);
             l *= c;
             acc *= c;
-            m = s;
+            m = top;
         }
-        float pj = exp(s - m);
-        l += pj;
-        acc += pj * v[ov + attn_at(b, j, Tk, h) + d];
+        for (uint n = 0u; n < len; n++) {
+            float pn = exp_approx(scores[n] - m);
+            l += pn;
+            acc += pn * v[ov + attn_at(b, j0 + n, Tk, h) + d];
+        }
     }
     out_buf[arg_offset(3u) + attn_at(b, i, Tq, h) + d] = acc / l;
     if (d == 0u)

@@ -4,14 +4,16 @@
  * row for the forward and the query side of backward, a (sample, head,
  * key) row for the key side. Rows are split between threads and every
  * row is summed in the same fixed order as the shaders (keys or queries
- * ascending, dot products in four interleaved lanes), so results do not depend
- * on the thread count. A row's accumulators live on the stack (D is at
- * most RT_ATTN_MAX_HEAD_DIM). */
+ * ascending, dot products in four interleaved lanes), so results do not
+ * depend on the thread count. A row's accumulators live on the stack (D
+ * is at most RT_ATTN_MAX_HEAD_DIM). Exponentials use exp_approx (fastmath.h),
+ * which the shaders copy, so both backends get the same probabilities. */
 #include <math.h>
 #include <stdbool.h>
 #include <string.h>
 
 #include "cpu_kernels.h"
+#include "fastmath.h"
 
 /* Rows per parallel chunk: enough work to amortise a hand-off. */
 #define ROWS_PER_CHUNK 16
@@ -42,7 +44,7 @@ static attn_job job_of(const cpu_kernel_args *a)
  * shaders use (shaders/attention.glsl). */
 #define ATTN_DOT_LANES 4
 
-static float dot(const float *restrict a, const float *restrict b, int64_t n)
+static inline __attribute__((always_inline)) float dot(const float *restrict a, const float *restrict b, int64_t n)
 {
     float s[ATTN_DOT_LANES] = {0};
     int64_t d = 0;
@@ -80,32 +82,56 @@ static void store(float *restrict dst, const float *restrict src, int64_t n, flo
         dst[d] = accum ? dst[d] + scale * src[d] : scale * src[d];
 }
 
+/* Scores are taken ATTN_BLOCK positions at a time so their exponentials
+ * run as one vectorisable loop (exp_approx, as the shaders' copy). */
+#define ATTN_BLOCK 16
+
+static int64_t block_len(int64_t from, int64_t end)
+{
+    return end - from < ATTN_BLOCK ? end - from : ATTN_BLOCK;
+}
+
+/* p[n] = e^(s[n] - sub[n]) for n < len (sub_step 0: one value). */
+static void block_exp(float *restrict p, const float *restrict s, const float *restrict sub, int64_t sub_step,
+                      int64_t len)
+{
+    for (int64_t n = 0; n < len; n++)
+        p[n] = exp_approx(s[n] - sub[n * sub_step]);
+}
+
 static void fwd_rows(void *ctx, int64_t begin, int64_t end, int thread)
 {
     (void)thread;
     const attn_job *j = ctx;
     int64_t D = j->D;
-    float acc[RT_ATTN_MAX_HEAD_DIM];
+    float acc[RT_ATTN_MAX_HEAD_DIM], s[ATTN_BLOCK], p[ATTN_BLOCK];
     for (int64_t r = begin; r < end; r++) {
         int64_t b, h, i;
         split_row(j, r, j->Tq, &b, &h, &i);
         const float *q = j->q + at(j, b, i, j->Tq, h);
         memset(acc, 0, (size_t)D * sizeof acc[0]);
         float m = -INFINITY, l = 0.0f;
-        for (int64_t kj = 0; kj < key_end(j, i); kj++) {
-            float s = j->scale * dot(q, j->k + at(j, b, kj, j->Tk, h), D);
-            if (s > m) { /* a new maximum: rescale what was summed so far */
-                float c = expf(m - s);
+        for (int64_t j0 = 0; j0 < key_end(j, i); j0 += ATTN_BLOCK) {
+            int64_t len = block_len(j0, key_end(j, i));
+            float top = m;
+            for (int64_t n = 0; n < len; n++) {
+                s[n] = j->scale * dot(q, j->k + at(j, b, j0 + n, j->Tk, h), D);
+                top = s[n] > top ? s[n] : top;
+            }
+            if (top > m) { /* a new maximum: rescale what was summed so far */
+                float c = exp_approx(m - top);
                 l *= c;
                 for (int64_t d = 0; d < D; d++)
                     acc[d] *= c;
-                m = s;
+                m = top;
             }
-            float p = expf(s - m);
-            l += p;
-            const float *v = j->v + at(j, b, kj, j->Tk, h);
-            for (int64_t d = 0; d < D; d++)
-                acc[d] += p * v[d];
+            block_exp(p, s, &m, 0, len);
+            for (int64_t n = 0; n < len; n++) {
+                const float *v = j->v + at(j, b, j0 + n, j->Tk, h);
+                l += p[n];
+                for (int64_t d = 0; d < D; d++)
+                    acc[d] += p[n] * v[d];
+            }
         }
         float *o = j->o_write + at(j, b, i, j->Tq, h);
         for (int64_t d = 0; d < D; d++)
@@ -127,7 +153,7 @@ static void bwd_q_rows(void *ctx, int64_t begin, int64_t end, int thread)
     (void)thread;
     const attn_job *j = ctx;
     int64_t D = j->D;
-    float acc[RT_ATTN_MAX_HEAD_DIM];
+    float acc[RT_ATTN_MAX_HEAD_DIM], s[ATTN_BLOCK], dp[ATTN_BLOCK], p[ATTN_BLOCK];
     for (int64_t r = begin; r < end; r++) {
         int64_t b, h, i;
         split_row(j, r, j->Tq, &b, &h, &i);
@@ -138,12 +164,19 @@ static void bwd_q_rows(void *ctx, int64_t begin, int64_t end, int thread)
         if (!j->dq)
             continue;
         memset(acc, 0, (size_t)D * sizeof acc[0]);
-        for (int64_t kj = 0; kj < key_end(j, i); kj++) {
-            const float *k = j->k + at(j, b, kj, j->Tk, h), *v = j->v + at(j, b, kj, j->Tk, h);
-            float p = expf(j->scale * dot(q, k, D) - lse);
-            float ds = p * (dot(dout, v, D) - delta);
-            for (int64_t d = 0; d < D; d++)
-                acc[d] += ds * k[d];
+        for (int64_t j0 = 0; j0 < key_end(j, i); j0 += ATTN_BLOCK) {
+            int64_t len = block_len(j0, key_end(j, i));
+            for (int64_t n = 0; n < len; n++) {
+                s[n] = j->scale * dot(q, j->k + at(j, b, j0 + n, j->Tk, h), D);
+                dp[n] = dot(dout, j->v + at(j, b, j0 + n, j->Tk, h), D);
+            }
+            block_exp(p, s, &lse, 0, len);
+            for (int64_t n = 0; n < len; n++) {
+                const float *k = j->k + at(j, b, j0 + n, j->Tk, h);
+                float ds = p[n] * (dp[n] - delta);
+                for (int64_t d = 0; d < D; d++)
+                    acc[d] += ds * k[d];
+            }
         }
         store(j->dq + row, acc, D, j->scale, j->accum_a);
     }
@@ -163,7 +196,7 @@ static void bwd_kv_rows(void *ctx, int64_t begin, int64_t end, int thread)
     (void)thread;
     const attn_job *j = ctx;
     int64_t D = j->D;
-    float acc_k[RT_ATTN_MAX_HEAD_DIM], acc_v[RT_ATTN_MAX_HEAD_DIM];
+    float acc_k[RT_ATTN_MAX_HEAD_DIM], acc_v[RT_ATTN_MAX_HEAD_DIM], s[ATTN_BLOCK], dp[ATTN_BLOCK], p[ATTN_BLOCK];
     for (int64_t r = begin; r < end; r++) {
         int64_t b, h, kj;
         split_row(j, r, j->Tk, &b, &h, &kj);
@@ -171,14 +204,23 @@ static void bwd_kv_rows(void *ctx, int64_t begin, int64_t end, int thread)
         const float *k = j->k + row, *v = j->v + row;
         memset(acc_k, 0, (size_t)D * sizeof acc_k[0]);
         memset(acc_v, 0, (size_t)D * sizeof acc_v[0]);
-        for (int64_t i = j->causal ? kj : 0; i < j->Tq; i++) {
-            int64_t qrow = at(j, b, i, j->Tq, h), stat = (b * j->heads + h) * j->Tq + i;
-            const float *q = j->q + qrow, *dout = j->dout + qrow;
-            float p = expf(j->scale * dot(q, k, D) - j->lse[stat]);
-            float ds = p * (dot(dout, v, D) - j->delta[stat]);
-            for (int64_t d = 0; d < D; d++) {
-                acc_v[d] += p * dout[d];
-                acc_k[d] += ds * q[d];
+        int64_t stats = (b * j->heads + h) * j->Tq;
+        for (int64_t i0 = j->causal ? kj : 0; i0 < j->Tq; i0 += ATTN_BLOCK) {
+            int64_t len = block_len(i0, j->Tq);
+            for (int64_t n = 0; n < len; n++) {
+                int64_t qrow = at(j, b, i0 + n, j->Tq, h);
+                s[n] = j->scale * dot(j->q + qrow, k, D);
+                dp[n] = dot(j->dout + qrow, v, D);
+            }
+            block_exp(p, s, j->lse + stats + i0, 1, len);
+            for (int64_t n = 0; n < len; n++) {
+                int64_t qrow = at(j, b, i0 + n, j->Tq, h);
+                const float *q = j->q + qrow, *dout = j->dout + qrow;
+                float ds = p[n] * (dp[n] - j->delta[stats + i0 + n]);
+                for (int64_t d = 0; d < D; d++) {
+                    acc_v[d] += p[n] * dout[d];
+                    acc_k[d] += ds * q[d];
+                }
             }
         }
         if (j->dk)
