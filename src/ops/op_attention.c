@@ -137,4 +137,7 @@ static void attention_backward(emit_ctx *e, const node *n, int id)
     }
 }
 
-const op_def op_attention_def = {"attention", attention_forward, attention_backward, false, NULL};
+/* Designated: fields op_def gains later stay zero (not recomputable, not
+ * a loss, and each sample attends within itself only). */
+const op_def op_attention_def = {
+    .name = "attention", .forward = attention_forward, .backward = attention_backward};
