@@ -46,6 +46,10 @@ enum rt_scalar_slot {
     RT_SC_COUNT = 16,     /* words in the buffer                            */
 };
 
+/* Largest attention head dimension: a backend may keep a row of D
+ * floats per thread. */
+#define RT_ATTN_MAX_HEAD_DIM 1024
+
 /* MAXPOOL argmax formats (i[12]). */
 enum { RT_ARGMAX_I32 = 0, RT_ARGMAX_U8 = 1, RT_ARGMAX_U8_MAX_WINDOW = 255 };
 
@@ -284,6 +288,34 @@ typedef enum rt_kernel {
     /* dM[16, K, P] = A dY A^T of every tile (dy taken as 0 outside
      * [OH, OW]). args: 0 dy, 1 dM; i: as WINO_OUTPUT */
     RT_K_WINO_OUTPUT_BWD = 41,
+
+    /* Multi-head scaled dot-product attention. q, dq, out, dout:
+     * [batch, Tq, heads * D]; k, v, dk, dv: [batch, Tk, heads * D]; head
+     * h uses columns h*D .. h*D+D-1. lse, delta: [batch, heads, Tq].
+     * Shared i: 0 batch, 1 heads, 2 Tq, 3 Tk (>= 1), 4 D (head dim, at
+     * most RT_ATTN_MAX_HEAD_DIM), 5 causal (query i sees keys j <= i);
+     * f: 0 scale (> 0, finite). With s_ij = scale * q_i . k_j over the
+     * keys row i sees (sums over D in ascending order):
+     *   out_i = sum_j softmax(s_i)_j v_j, lse_i = log sum_j exp(s_ij),
+     * the softmax taken online over j in ascending order, 16 keys at a
+     * time (the running maximum m is subtracted; the sums are rescaled
+     * when a block raises m), exponentials by the CPU's exp_approx.
+     * Outputs share no byte with any other argument.
+     * args: 0 q, 1 k, 2 v, 3 out, 4 lse */
+    RT_K_ATTN_FWD = 42,
+    /* Backward, query side, with p_ij = exp(s_ij - lse_i) (recomputed):
+     *   delta_i = dout_i . out_i (written),
+     *   dq_i (+)= scale * sum_j p_ij (dout_i . v_j - delta_i) k_j.
+     * args: 0 q, 1 k, 2 v, 3 out, 4 dout, 5 lse, 6 delta, 7 dq (optional)
+     * i: 6 accum_dq */
+    RT_K_ATTN_BWD_Q = 43,
+    /* Backward, key side, summing over the queries i that see key j in
+     * ascending order:
+     *   dv_j (+)= sum_i p_ij dout_i,
+     *   dk_j (+)= scale * sum_i p_ij (dout_i . v_j - delta_i) q_i.
+     * args: 0 q, 1 k, 2 v, 3 dout, 4 lse, 5 delta, 6 dk, 7 dv (each
+     * optional) i: 6 accum_dk, 7 accum_dv */
+    RT_K_ATTN_BWD_KV = 44,
 
     RT_K_COUNT
 } rt_kernel;

@@ -10,6 +10,7 @@
  * Every rule function below reads like the kernel's spec in kernels.h:
  * it names each parameter it uses and each argument with the number of
  * elements the kernel may read or write there. */
+#include <float.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -69,6 +70,9 @@ static const char *const kernel_names[RT_K_COUNT] = {
     [RT_K_WINO_INPUT_BWD] = "wino_input_bwd",
     [RT_K_WINO_OUTPUT] = "wino_output",
     [RT_K_WINO_OUTPUT_BWD] = "wino_output_bwd",
+    [RT_K_ATTN_FWD] = "attn_fwd",
+    [RT_K_ATTN_BWD_Q] = "attn_bwd_q",
+    [RT_K_ATTN_BWD_KV] = "attn_bwd_kv",
 };
 
 const char *rt_kernel_name(rt_kernel k)
@@ -769,6 +773,64 @@ static void rules_unpack_f16(checker *c)
     arg(c, 1, "dst", n);
 }
 
+/* Shared attention geometry: the q-side ([batch, Tq, heads*D]),
+ * kv-side ([batch, Tk, heads*D]) and per-row ([batch, heads, Tq])
+ * element counts. */
+static void attn_geometry(checker *c, int64_t *q_elems, int64_t *kv_elems, int64_t *rows)
+{
+    int64_t batch = dim(c, 0, "batch", 0), heads = dim(c, 1, "heads", 1);
+    int64_t Tq = dim(c, 2, "Tq", 0), Tk = dim(c, 3, "Tk", 1), D = dim(c, 4, "D", 1);
+    if (D > RT_ATTN_MAX_HEAD_DIM)
+        fail(c, "D (i[4]) is %lld, must be <= %d", (long long)D, RT_ATTN_MAX_HEAD_DIM);
+    flag(c, 5, "causal");
+    frange(c, 0, "scale", FLT_MIN, FLT_MAX, false);
+    *q_elems = ELEMS(c, batch, Tq, heads, D);
+    *kv_elems = ELEMS(c, batch, Tk, heads, D);
+    *rows = ELEMS(c, batch, heads, Tq);
+}
+
+static void rules_attn_fwd(checker *c)
+{
+    int64_t qe, kve, rows;
+    attn_geometry(c, &qe, &kve, &rows);
+    arg(c, 0, "q", qe);
+    arg(c, 1, "k", kve);
+    arg(c, 2, "v", kve);
+    arg(c, 3, "out", qe);
+    arg(c, 4, "lse", rows);
+}
+
+static void rules_attn_bwd_q(checker *c)
+{
+    int64_t qe, kve, rows;
+    attn_geometry(c, &qe, &kve, &rows);
+    flag(c, 6, "accum_dq");
+    arg(c, 0, "q", qe);
+    arg(c, 1, "k", kve);
+    arg(c, 2, "v", kve);
+    arg(c, 3, "out", qe);
+    arg(c, 4, "dout", qe);
+    arg(c, 5, "lse", rows);
+    arg(c, 6, "delta", rows);
+    opt_arg(c, 7, "dq", qe);
+}
+
+static void rules_attn_bwd_kv(checker *c)
+{
+    int64_t qe, kve, rows;
+    attn_geometry(c, &qe, &kve, &rows);
+    flag(c, 6, "accum_dk");
+    flag(c, 7, "accum_dv");
+    arg(c, 0, "q", qe);
+    arg(c, 1, "k", kve);
+    arg(c, 2, "v", kve);
+    arg(c, 3, "dout", qe);
+    arg(c, 4, "lse", rows);
+    arg(c, 5, "delta", rows);
+    opt_arg(c, 6, "dk", kve);
+    opt_arg(c, 7, "dv", kve);
+}
+
 static void (*const kernel_rules[RT_K_COUNT])(checker *) = {
     [RT_K_GEMM] = rules_gemm,
     [RT_K_IM2COL] = rules_im2col,
@@ -812,6 +874,9 @@ static void (*const kernel_rules[RT_K_COUNT])(checker *) = {
     [RT_K_WINO_INPUT_BWD] = rules_wino_input_bwd,
     [RT_K_WINO_OUTPUT] = rules_wino_output,
     [RT_K_WINO_OUTPUT_BWD] = rules_wino_output_bwd,
+    [RT_K_ATTN_FWD] = rules_attn_fwd,
+    [RT_K_ATTN_BWD_Q] = rules_attn_bwd_q,
+    [RT_K_ATTN_BWD_KV] = rules_attn_bwd_kv,
 };
 
 /* Compares each view with its rule: a view the kernel touches must be
@@ -878,10 +943,22 @@ static void apart(checker *c, int i, int j)
         fail(c, "%s (arg %d) overlaps %s (arg %d)", c->args[i].name, i, c->args[j].name, j);
 }
 
+/* Outputs from arg `first` on overlap no other argument. */
+static void outputs_apart(checker *c, int first)
+{
+    for (int o = first; o < RT_MAX_ARGS; o++)
+        for (int a = 0; a < o; a++)
+            apart(c, a, o);
+}
+
 static void check_aliasing(checker *c)
 {
     if (c->failed)
         return;
+    if (c->l->kernel == RT_K_ATTN_FWD)
+        outputs_apart(c, 3);
+    else if (c->l->kernel == RT_K_ATTN_BWD_Q || c->l->kernel == RT_K_ATTN_BWD_KV)
+        outputs_apart(c, 6);
     if (c->l->kernel == RT_K_ACT_FWD) {
         in_place_or_apart(c, 0, 1);
         apart(c, 2, 0); /* the mask, when written */

@@ -405,6 +405,48 @@ void op_cases_losses(gcase_fn check)
     check(&c, EPS, "mse");
 }
 
+/* q, k, v projections of their own inputs (or of one), so the check
+ * covers dQ, dK and dV through the projections' weights as well as the
+ * inputs' gradients. */
+static void attention_case(gcase_fn check, int batch, int tq, int tk, int e, int heads, bool causal,
+                           const char *label)
+{
+    gcase c;
+    gcase_begin(&c, batch);
+    vkt_tensor xq = in_f32(&c, 2, tq, e, 0);
+    vkt_tensor xkv = tk ? in_f32(&c, 2, tk, e, 0) : xq; /* tk 0: self-attention */
+    vkt_tensor q = vkt_linear(c.g, xq, e, true, "q");
+    vkt_tensor k = vkt_linear(c.g, xkv, e, false, "k");
+    vkt_tensor v = vkt_linear(c.g, xkv, e, true, "v");
+    finish_mse(&c, vkt_attention(c.g, q, k, v, heads, causal));
+    fill_inputs(&c, 0);
+    check(&c, EPS, label);
+}
+
+void op_cases_attention(gcase_fn check)
+{
+    attention_case(check, 2, 5, 0, 4, 1, false, "attention, 1 head");
+    attention_case(check, 3, 6, 0, 6, 2, true, "attention, 2 heads, causal");
+    attention_case(check, 2, 3, 6, 4, 2, false, "cross attention, Tq < Tk");
+    attention_case(check, 2, 7, 4, 8, 4, true, "cross attention, causal, Tq > Tk");
+    attention_case(check, 3, 4, 9, 6, 3, true, "cross attention, causal, Tq < Tk");
+    /* rows times head dim over several 128-thread workgroups, not a multiple */
+    attention_case(check, 3, 37, 0, 8, 2, false, "attention, 37 positions");
+
+    gcase c; /* q, k and v all one tensor: three contributions to its gradient */
+    gcase_begin(&c, 2);
+    vkt_tensor x = vkt_linear(c.g, in_f32(&c, 2, 5, 6, 0), 6, true, "proj");
+    finish_mse(&c, vkt_attention(c.g, x, x, x, 2, false));
+    fill_inputs(&c, 0);
+    check(&c, EPS, "attention of one tensor (q = k = v)");
+
+    gcase_begin(&c, 2); /* directly on inputs: k and v the same input, q another */
+    vkt_tensor a = in_f32(&c, 2, 4, 4, 0), b = in_f32(&c, 2, 3, 4, 0);
+    finish_mse(&c, vkt_attention(c.g, a, b, b, 2, true));
+    fill_inputs(&c, 0);
+    check(&c, EPS, "attention on inputs, k = v");
+}
+
 void op_cases_small_networks(gcase_fn check)
 {
     gcase c; /* conv -> bn -> relu -> pool -> residual -> gap -> linear -> CE */

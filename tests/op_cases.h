@@ -35,6 +35,7 @@ void op_cases_structural(gcase_fn check);
 void op_cases_dropout(gcase_fn check);
 void op_cases_embedding(gcase_fn check);
 void op_cases_losses(gcase_fn check);
+void op_cases_attention(gcase_fn check);
 void op_cases_small_networks(gcase_fn check);
 
 #endif

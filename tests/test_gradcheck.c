@@ -109,6 +109,12 @@ static void test_losses(void **state)
     op_cases_losses(fd_check);
 }
 
+static void test_attention(void **state)
+{
+    (void)state;
+    op_cases_attention(fd_check);
+}
+
 static void test_small_networks(void **state)
 {
     (void)state;
@@ -123,6 +129,7 @@ int main(void)
         cmocka_unit_test(test_activations), cmocka_unit_test(test_structural),
         cmocka_unit_test(test_dropout),    cmocka_unit_test(test_embedding),  cmocka_unit_test(test_losses),
         cmocka_unit_test(test_small_networks), cmocka_unit_test(test_lora),
+        cmocka_unit_test(test_attention),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

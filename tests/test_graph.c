@@ -177,6 +177,44 @@ static void test_build_errors(void **state)
     expect_error(g, vkt_linear(g, x, 4, true, NULL), VKT_ERR_INVALID_ARG, "name");
 }
 
+static void test_attention_shapes_and_errors(void **state)
+{
+    (void)state;
+    int tq[2] = {5, 12}, tk[2] = {7, 12}, e8[2] = {7, 8}, d1 = 12;
+    vkt_graph *g = new_graph();
+    vkt_tensor q = vkt_input(g, "q", VKT_F32, 2, tq), kv = vkt_input(g, "kv", VKT_F32, 2, tk);
+    expect_shape(g, vkt_attention(g, q, kv, kv, 3, false), 2, 5, 12, 0);
+    expect_shape(g, vkt_attention(g, q, q, q, 12, true), 2, 5, 12, 0);
+    assert_int_equal(vkt_graph_status(g), VKT_OK);
+    vkt_graph_destroy(g);
+
+    g = new_graph();
+    q = vkt_input(g, "q", VKT_F32, 2, tq), kv = vkt_input(g, "kv", VKT_F32, 2, tk);
+    expect_error(g, vkt_attention(g, q, kv, kv, 5, false), VKT_ERR_INVALID_ARG, "divide E = 12");
+
+    g = new_graph();
+    q = vkt_input(g, "q", VKT_F32, 2, tq), kv = vkt_input(g, "kv", VKT_F32, 2, tk);
+    expect_error(g, vkt_attention(g, q, kv, kv, 0, false), VKT_ERR_INVALID_ARG, "heads 0");
+
+    g = new_graph(); /* k and v of different lengths */
+    q = vkt_input(g, "q", VKT_F32, 2, tq), kv = vkt_input(g, "kv", VKT_F32, 2, tk);
+    expect_error(g, vkt_attention(g, q, kv, q, 2, false), VKT_ERR_SHAPE, "same length");
+
+    g = new_graph(); /* a different E */
+    q = vkt_input(g, "q", VKT_F32, 2, tq);
+    vkt_tensor k8 = vkt_input(g, "k", VKT_F32, 2, e8);
+    expect_error(g, vkt_attention(g, q, k8, k8, 2, false), VKT_ERR_SHAPE, "[7, 8]");
+
+    g = new_graph(); /* heads past RT_ATTN_MAX_HEAD_DIM (1024) wide */
+    int wide[2] = {2, 2048};
+    q = vkt_input(g, "q", VKT_F32, 2, wide);
+    expect_error(g, vkt_attention(g, q, q, q, 1, false), VKT_ERR_INVALID_ARG, "head dimension 2048");
+
+    g = new_graph(); /* not [T, E] */
+    vkt_tensor flat = vkt_input(g, "x", VKT_F32, 1, &d1);
+    expect_error(g, vkt_attention(g, flat, flat, flat, 1, false), VKT_ERR_SHAPE, "[T, E]");
+}
+
 static void test_trainer_refuses_bad_graph(void **state)
 {
     (void)state;
@@ -209,6 +247,7 @@ int main(void)
         cmocka_unit_test(test_cnn_shapes_and_names),
         cmocka_unit_test(test_norm_and_misc_shapes),
         cmocka_unit_test(test_build_errors),
+        cmocka_unit_test(test_attention_shapes_and_errors),
         cmocka_unit_test(test_trainer_refuses_bad_graph),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

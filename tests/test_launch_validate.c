@@ -440,6 +440,78 @@ static void test_validate_winograd(void **state)
     expect_rejected(&l, "bias short");
 }
 
+/* Attention on batch 2, heads 3, Tq 4, Tk 5, D 6: q-side 144, kv-side
+ * 180, row statistics 24 elements; every argument in its own range of
+ * one buffer (outputs must overlap nothing). */
+static const size_t attn_q = 2 * 4 * 18, attn_kv = 2 * 5 * 18, attn_rows = 2 * 3 * 4;
+
+static rt_launch attn_launch(rt_kernel k)
+{
+    rt_launch l;
+    memset(&l, 0, sizeof l);
+    l.kernel = k;
+    int v[6] = {2, 3, 4, 5, 6, 1};
+    memcpy(l.params.i, v, sizeof v);
+    l.params.f[0] = 0.4f;
+    size_t sizes[3][8] = {{attn_q, attn_kv, attn_kv, attn_q, attn_rows},
+                          {attn_q, attn_kv, attn_kv, attn_q, attn_q, attn_rows, attn_rows, attn_q},
+                          {attn_q, attn_kv, attn_kv, attn_q, attn_rows, attn_rows, attn_kv, attn_kv}};
+    const size_t *sz = sizes[k - RT_K_ATTN_FWD];
+    size_t at = 0;
+    l.nargs = k == RT_K_ATTN_FWD ? 5 : 8;
+    for (int a = 0; a < l.nargs; a++) {
+        l.args[a] = view_in(3, at, sz[a]);
+        at += sz[a];
+    }
+    return l;
+}
+
+static void test_validate_attention(void **state)
+{
+    (void)state;
+    for (rt_kernel k = RT_K_ATTN_FWD; k <= RT_K_ATTN_BWD_KV; k++) {
+        rt_launch l = attn_launch(k);
+        expect_accepted(&l, rt_kernel_name(k));
+        for (int a = 0; a < l.nargs; a++) {
+            l.args[a].size -= 4;
+            expect_rejected(&l, "an argument one element short");
+            l = attn_launch(k);
+        }
+        l.params.i[3] = 0;
+        expect_rejected(&l, "no keys");
+        l = attn_launch(k);
+        l.params.i[4] = RT_ATTN_MAX_HEAD_DIM + 1;
+        expect_rejected(&l, "a head dimension over the limit");
+        l = attn_launch(k);
+        l.params.i[5] = 2;
+        expect_rejected(&l, "causal 2");
+        l = attn_launch(k);
+        l.params.f[0] = NAN;
+        expect_rejected(&l, "a NaN scale");
+        l.params.f[0] = 0;
+        expect_rejected(&l, "a zero scale");
+        l = attn_launch(k);
+        l.args[l.nargs - 1] = l.args[0];
+        expect_rejected(&l, "an output on an input");
+    }
+    rt_launch l = attn_launch(RT_K_ATTN_BWD_KV);
+    l.args[6] = (rt_view){NULL, 0, 0};
+    expect_accepted(&l, "attn_bwd_kv without dk");
+    l.args[7] = l.args[6];
+    expect_accepted(&l, "attn_bwd_kv without dk or dv");
+    l = attn_launch(RT_K_ATTN_BWD_KV);
+    l.args[7] = l.args[6];
+    expect_rejected(&l, "dk and dv the same view");
+    l = attn_launch(RT_K_ATTN_BWD_Q);
+    l.args[7] = (rt_view){NULL, 0, 0};
+    expect_accepted(&l, "attn_bwd_q without dq");
+    l.args[6] = (rt_view){NULL, 0, 0};
+    expect_rejected(&l, "attn_bwd_q without delta");
+    l = attn_launch(RT_K_ATTN_FWD);
+    l.params.i[0] = 0, l.params.i[2] = 0;
+    expect_accepted(&l, "attn_fwd on an empty batch");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -448,6 +520,7 @@ int main(void)
         cmocka_unit_test(test_validate_winograd),
         cmocka_unit_test(test_validate_masks_and_aliasing),
         cmocka_unit_test(test_kernel_names),
+        cmocka_unit_test(test_validate_attention),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -188,6 +188,7 @@ static void test_op_cases_match_plain_plans(void **state)
     op_cases_embedding(check);
     op_cases_losses(check);
     op_cases_small_networks(check);
+    op_cases_attention(check);
     /* the cases reach every saving */
     assert_true(g_masks > 0);
     assert_true(g_in_place > 0);

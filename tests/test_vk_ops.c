@@ -105,6 +105,7 @@ FAMILY(dropout)
 FAMILY(embedding)
 FAMILY(losses)
 FAMILY(small_networks)
+FAMILY(attention)
 
 /* The cnn preset at its real size (batch 64, 28x28): long reductions
  * and multi-group dispatches that the tiny op cases do not reach. */
@@ -141,6 +142,7 @@ int main(void)
         cmocka_unit_test(test_activations), cmocka_unit_test(test_structural),
         cmocka_unit_test(test_dropout),    cmocka_unit_test(test_embedding),   cmocka_unit_test(test_losses),
         cmocka_unit_test(test_small_networks),
+        cmocka_unit_test(test_attention),
         cmocka_unit_test(test_cnn_preset_full_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -145,6 +145,33 @@ static void test_interleave(void **state)
     free(path);
 }
 
+/* The transformer under every kind of trainable policy (attention has
+ * no parameters of its own: the policies act on the linears around it). */
+static void test_transformer_policies(void **state)
+{
+    (void)state;
+    char *path = tu_temp_path("transformer.json");
+    assert_int_equal(run_vkbench("--model transformer --device cpu --threads 1 --repeats 1 --warmup 0 --batch 8 "
+                                 "--per-op --policy full,bias,last:1,lora:4,channels:0.25",
+                                 path),
+                     0);
+    json_error_t err;
+    json_t *root = json_load_file(path, 0, &err);
+    if (!root)
+        fail_msg("%s: %s (line %d)", path, err.text, err.line);
+    json_t *results = json_object_get(root, "results");
+    assert_int_equal(json_array_size(results), 5);
+    for (size_t i = 0; i < 5; i++) {
+        json_t *r = json_array_get(results, i);
+        assert_string_equal(json_string_value(json_object_get(r, "model")), "transformer");
+        assert_string_equal(json_string_value(json_object_get(r, "status")), "ok");
+        check_ok_result(r);
+    }
+    json_decref(root);
+    remove(path);
+    free(path);
+}
+
 static void test_bad_options(void **state)
 {
     (void)state;
@@ -165,6 +192,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_output),
         cmocka_unit_test(test_interleave),
+        cmocka_unit_test(test_transformer_policies),
         cmocka_unit_test(test_bad_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

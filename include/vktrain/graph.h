@@ -89,6 +89,12 @@ vkt_tensor vkt_global_avg_pool(vkt_graph *g, vkt_tensor x);
 vkt_tensor vkt_batch_norm(vkt_graph *g, vkt_tensor x, float eps, float momentum, const char *name);
 /* Over the last dimension, with weight and bias. */
 vkt_tensor vkt_layer_norm(vkt_graph *g, vkt_tensor x, float eps, const char *name);
+/* Multi-head scaled dot-product attention over per-sample q [T_q, E],
+ * k and v [T_k, E], E = heads * D: head h uses columns h*D .. h*D+D-1 of
+ * each, out [T_q, E] = softmax(Q K^T / sqrt(D)) V per head, as PyTorch's
+ * scaled_dot_product_attention after the projections. causal: query i
+ * sees keys 0..i only (PyTorch's is_causal, aligned at the top left). */
+vkt_tensor vkt_attention(vkt_graph *g, vkt_tensor q, vkt_tensor k, vkt_tensor v, int heads, bool causal);
 vkt_tensor vkt_activation_op(vkt_graph *g, vkt_tensor x, vkt_activation act);
 vkt_tensor vkt_relu(vkt_graph *g, vkt_tensor x);
 vkt_tensor vkt_add(vkt_graph *g, vkt_tensor a, vkt_tensor b);

@@ -43,4 +43,7 @@ const cpu_kernel_fn cpu_kernel_table[RT_K_COUNT] = {
     [RT_K_WINO_INPUT_BWD] = cpu_wino_input_bwd,
     [RT_K_WINO_OUTPUT] = cpu_wino_output,
     [RT_K_WINO_OUTPUT_BWD] = cpu_wino_output_bwd,
+    [RT_K_ATTN_FWD] = cpu_attn_fwd,
+    [RT_K_ATTN_BWD_Q] = cpu_attn_bwd_q,
+    [RT_K_ATTN_BWD_KV] = cpu_attn_bwd_kv,
 };

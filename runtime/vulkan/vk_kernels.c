@@ -72,6 +72,9 @@ ITEMS(grid_rows, u(i[0]) * u(i[2]) * u(i[3]))
 ITEMS(grid_wino_filters, u(i[0]) * u(i[1]))
 ITEMS(grid_wino_input, u(i[0]) * u(i[1]) * ((u(i[6]) + 1) / 2) * ((u(i[7]) + 1) / 2))
 ITEMS(grid_wino_output, u(i[0]) * u(i[1]) * ((u(i[2]) + 1) / 2) * ((u(i[3]) + 1) / 2))
+/* Attention: a thread per element of a [batch, heads, T, D] row set. */
+ITEMS(grid_attn_q, u(i[0]) * u(i[1]) * u(i[2]) * u(i[4]))
+ITEMS(grid_attn_kv, u(i[0]) * u(i[1]) * u(i[3]) * u(i[4]))
 
 static void grid_gemm(const rt_params *p, uint32_t local, uint32_t g[3])
 {
@@ -136,6 +139,9 @@ static const vk_kernel_info kernel_table[RT_K_COUNT] = {
     K(RT_K_WINO_INPUT_BWD, wino_input_bwd, 128, grid_col2im),
     K(RT_K_WINO_OUTPUT, wino_output, 128, grid_wino_output),
     K(RT_K_WINO_OUTPUT_BWD, wino_output_bwd, 128, grid_wino_output),
+    K(RT_K_ATTN_FWD, attn_fwd, 128, grid_attn_q),
+    K(RT_K_ATTN_BWD_Q, attn_bwd_q, 128, grid_attn_q),
+    K(RT_K_ATTN_BWD_KV, attn_bwd_kv, 128, grid_attn_kv),
 };
 
 const vk_kernel_info *vk_kernel_get(rt_kernel k)

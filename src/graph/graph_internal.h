@@ -27,6 +27,7 @@ typedef enum op_kind {
     OP_EMBEDDING,
     OP_SOFTMAX_CE,
     OP_MSE,
+    OP_ATTENTION,
     OP_KIND_COUNT
 } op_kind;
 

@@ -17,6 +17,7 @@ static const op_def *const op_table[OP_KIND_COUNT] = {
     [OP_EMBEDDING] = &op_embedding_def,
     [OP_SOFTMAX_CE] = &op_softmax_ce_def,
     [OP_MSE] = &op_mse_def,
+    [OP_ATTENTION] = &op_attention_def,
 };
 
 const op_def *op_get(op_kind kind)

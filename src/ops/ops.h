@@ -33,7 +33,8 @@ const op_def *op_get(op_kind kind);
 
 extern const op_def op_input_def, op_linear_def, op_conv2d_def, op_maxpool_def, op_avgpool_def,
     op_gap_def, op_batchnorm_def, op_layernorm_def, op_activation_def, op_add_def, op_concat_def,
-    op_reshape_def, op_dropout_def, op_embedding_def, op_softmax_ce_def, op_mse_def;
+    op_reshape_def, op_dropout_def, op_embedding_def, op_softmax_ce_def, op_mse_def,
+    op_attention_def;
 
 /* Small emit helpers shared by op files. */
 static inline void emit2(emit_ctx *e, rt_kernel k, const rt_params *p, int a0, int a1)

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const names[MODEL_KIND_COUNT] = {"mlp", "cnn", "mnv2"};
+static const char *const names[MODEL_KIND_COUNT] = {"mlp", "cnn", "mnv2", "transformer"};
 
 const char *model_name(model_kind kind)
 {
@@ -133,6 +133,41 @@ static vkt_tensor build_mnv2(vkt_graph *g, vkt_tensor x, int classes)
     return vkt_linear(g, vkt_global_avg_pool(g, h), classes, true, "classifier.1");
 }
 
+/* ---- transformer ----
+ * The image's 28 rows as 28 tokens of 28 features, a linear embedding
+ * to TF_WIDTH, one pre-LN encoder block as torch's
+ * TransformerEncoderLayer(norm_first=True, activation="gelu", no
+ * dropout) but with separate q, k, v projections:
+ *   x = x + out(attention(q(ln1(x)), k(ln1(x)), v(ln1(x))))
+ *   x = x + mlp.2(gelu(mlp.0(ln2(x))))
+ * then a final layer norm and a linear classifier on the flattened
+ * tokens (which also gives it the rows' positions). */
+#define TF_TOKENS 28
+#define TF_WIDTH 64
+#define TF_HEADS 4
+#define TF_HIDDEN 128
+#define LN_EPS 1e-5f
+
+static vkt_tensor build_transformer(vkt_graph *g, vkt_tensor x, int classes)
+{
+    int tokens[2] = {TF_TOKENS, TF_TOKENS};
+    vkt_tensor h = vkt_linear(g, vkt_reshape(g, x, 2, tokens), TF_WIDTH, true, "embed");
+
+    vkt_tensor n = vkt_layer_norm(g, h, LN_EPS, "block.ln1");
+    vkt_tensor q = vkt_linear(g, n, TF_WIDTH, true, "block.attn.q");
+    vkt_tensor k = vkt_linear(g, n, TF_WIDTH, true, "block.attn.k");
+    vkt_tensor v = vkt_linear(g, n, TF_WIDTH, true, "block.attn.v");
+    vkt_tensor a = vkt_attention(g, q, k, v, TF_HEADS, false);
+    h = vkt_add(g, h, vkt_linear(g, a, TF_WIDTH, true, "block.attn.out"));
+
+    n = vkt_layer_norm(g, h, LN_EPS, "block.ln2");
+    vkt_tensor f = vkt_activation_op(g, vkt_linear(g, n, TF_HIDDEN, true, "block.mlp.0"), VKT_ACT_GELU);
+    h = vkt_add(g, h, vkt_linear(g, f, TF_WIDTH, true, "block.mlp.2"));
+
+    h = vkt_layer_norm(g, h, LN_EPS, "norm");
+    return vkt_linear(g, vkt_flatten(g, h), classes, true, "head");
+}
+
 bool model_build(const model_config *c, vkt_graph **graph_out, vkt_tensor *loss_out, char *err, size_t err_size)
 {
     if ((unsigned)c->kind >= MODEL_KIND_COUNT || c->classes < 2) {
@@ -154,9 +189,10 @@ bool model_build(const model_config *c, vkt_graph **graph_out, vkt_tensor *loss_
     model_input_shape(c, dims);
     vkt_tensor x = vkt_input(g, "x", VKT_F32, 3, dims);
     vkt_tensor y = vkt_input(g, "y", VKT_I32, 0, NULL);
-    vkt_tensor logits = c->kind == MODEL_MLP   ? build_mlp(g, x, c->classes)
-                        : c->kind == MODEL_CNN ? build_cnn(g, x, c->classes)
-                                               : build_mnv2(g, x, c->classes);
+    vkt_tensor logits = c->kind == MODEL_MLP           ? build_mlp(g, x, c->classes)
+                        : c->kind == MODEL_CNN         ? build_cnn(g, x, c->classes)
+                        : c->kind == MODEL_TRANSFORMER ? build_transformer(g, x, c->classes)
+                                                       : build_mnv2(g, x, c->classes);
     vkt_tensor loss = vkt_softmax_cross_entropy(g, logits, y, c->label_smoothing);
     status = vkt_graph_status(g);
     if (status != VKT_OK) {

@@ -20,6 +20,7 @@ typedef enum model_kind {
     MODEL_MLP,  /* Linear(784, 256), ReLU, Linear(256, 128), ReLU, Linear(128, 10)    */
     MODEL_CNN,  /* 2 x (Conv2d 3x3, ReLU, MaxPool2d 2), Linear(1568, 10)               */
     MODEL_MNV2, /* MobileNetV2-style: inverted residual blocks, depthwise convs      */
+    MODEL_TRANSFORMER, /* image rows as 28 tokens, one pre-LN encoder block (4 heads) */
     MODEL_KIND_COUNT
 } model_kind;
 
@@ -34,7 +35,7 @@ typedef struct model_config {
     uint64_t seed; /* parameter initialisation */
 } model_config;
 
-/* "mlp", "cnn", "mnv2". */
+/* "mlp", "cnn", "mnv2", "transformer". */
 const char *model_name(model_kind kind);
 bool model_from_name(const char *name, model_kind *out);
 /* The kind's standard input, 10 classes, no smoothing, seed 0. */

@@ -13,7 +13,7 @@ static const char usage[] =
     "policy: forward, backward, optimizer and whole-step time (median, min, max\n"
     "over repeats), samples/s, planned memory by category and peak RSS.\n"
     "\n"
-    "  --model LIST     mlp, cnn, mnv2 or all (default all)\n"
+    "  --model LIST     mlp, cnn, mnv2, transformer or all (default all)\n"
     "  --device LIST    cpu, vulkan, vulkan:N or all (default cpu)\n"
     "  --threads LIST   CPU worker threads, one run each (default 0: all cores)\n"
     "  --policy LIST    full, bias, last:K, channels:FRAC, lora:R (default full;\n"
@@ -34,9 +34,7 @@ static const char usage[] =
     "  --json FILE      also write every figure as JSON\n"
     "\n"
     "Inputs are synthetic (seeded uniform images, random labels). A policy a\n"
-    "model cannot use is reported as skipped with the reason. The transformer\n"
-    "encoder block is not offered: the graph has no matmul of two activations\n"
-    "and no softmax op to build attention from.\n";
+    "model cannot use is reported as skipped with the reason.\n";
 
 static bool parse_int(const char *opt, const char *text, long min, long max, int *out)
 {
@@ -80,7 +78,7 @@ static bool parse_models(char *text, bench_options *o)
         }
         model_kind kind;
         if (!model_from_name(items[i], &kind)) {
-            bench_error("unknown model '%s' (expected mlp, cnn, mnv2 or all)", items[i]);
+            bench_error("unknown model '%s' (expected mlp, cnn, mnv2, transformer or all)", items[i]);
             return false;
         }
         if (o->model_count == BENCH_MAX_LIST) {
