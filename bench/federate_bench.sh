@@ -4,16 +4,16 @@
 # 20% stragglers 10x slower, a third of the clients with half the memory
 # of a full step):
 #   1. dense FedAvg against the compressed codec (top-k 1% + error
-#      feedback + int8 + zstd) for the same rounds: accuracy and bytes per
-#      client update;
+#      feedback + int8 + zstd) and against dense with secure aggregation,
+#      for the same rounds: accuracy and bytes per client update;
 #   2. FedBuff against FedAvg: simulated time to a target accuracy.
 #   bench/federate_bench.sh [VKTRAIN] [SEEDS] [ROUNDS] [STEPS] [TARGET]
-# Defaults: build/tools/vktrain, "1 2 3", 100 FedAvg rounds, 300 FedBuff
-# steps, 0.85. Each run takes 20-60 s on one core.
+# Defaults: build/tools/vktrain, "1 2 3", 200 FedAvg rounds, 300 FedBuff
+# steps, 0.85. Each run takes 20-90 s on one core.
 set -euo pipefail
 vktrain="${1:-build/tools/vktrain}"
 seeds="${2:-1 2 3}"
-rounds="${3:-100}"
+rounds="${3:-200}"
 steps="${4:-300}"
 target="${5:-0.85}"
 compressed="topk=0.01,ef,int8=256,zstd=3"
@@ -46,16 +46,17 @@ column() { # name key|last10 scale digits
 }
 
 run dense --rounds "$rounds" --codec dense
+run secagg --rounds "$rounds" --codec dense --secure-agg
 run topk --rounds "$rounds" --codec "$compressed"
 run topk_slr2 --rounds "$rounds" --codec "$compressed" --server-lr 2
 echo "FedAvg, $rounds rounds of 10 clients, seeds $seeds: mean (min-max)"
 echo
 echo "| codec | server lr | final acc % | last-10 mean acc % | bytes per update | vs dense fp32 |"
 echo "|---|---:|---:|---:|---:|---:|"
-for row in "dense dense 1" "topk $compressed 1" "topk_slr2 $compressed 2"; do
-  set -- $row
-  echo "| $2 | $3 | $(column "$1" final_accuracy 100 2) | $(column "$1" last10 100 2) |" \
-    "$(column "$1" bytes_per_update 1 0) | $(column "$1" compression 1 0)x |"
+for row in "dense|dense|1" "secagg|dense, secure aggregation|1" "topk|$compressed|1" "topk_slr2|$compressed|2"; do
+  IFS='|' read -r name label slr <<< "$row"
+  echo "| $label | $slr | $(column "$name" final_accuracy 100 2) | $(column "$name" last10 100 2) |" \
+    "$(column "$name" bytes_per_update 1 0) | $(column "$name" compression 1 0)x |"
 done
 
 run fedbuff --mode fedbuff --buffer 5 --rounds "$steps" --codec "$compressed" --server-lr 2

@@ -24,6 +24,7 @@ typedef enum cli_model {
     CLI_MODEL_NONE = 0,
     CLI_MODEL_MLP,
     CLI_MODEL_CNN,
+    CLI_MODEL_TRANSFORMER,
 } cli_model;
 
 /* Everything the command line can say, with defaults filled in. The
@@ -67,6 +68,7 @@ typedef struct cli_options {
     bool merge_lora;           /* --save writes adapters merged */
 
     bool lr_given;
+    bool optimizer_given;
     bool momentum_given;
     bool seed_given;
     bool warmup_given;

@@ -74,7 +74,7 @@ static void print_usage(FILE *f)
           "them. Time is simulated from device speeds and link rates, not measured.\n"
           "\n"
           "federation:\n"
-          "  --model mlp|cnn          network preset (default mlp)\n"
+          "  --model NAME             network preset: mlp, cnn or transformer (default mlp)\n"
           "  --clients N              simulated clients (default 20)\n"
           "  --rounds N               fedavg rounds, or fedbuff server steps (default 20)\n"
           "  --per-round N            fedavg: clients sampled per round; fedbuff: clients training\n"
@@ -181,7 +181,7 @@ static bool apply(const fspec *s, const char *value, fsim_options *o)
         return true;
     case K_MODEL:
         if (!cli_model_from_name(value, (cli_model *)field)) {
-            cli_error("invalid value '%s' for --model (expected mlp or cnn)", value);
+            cli_error("invalid value '%s' for --model (expected mlp, cnn or transformer)", value);
             return false;
         }
         return true;

@@ -1,4 +1,4 @@
-/* The presets: Fashion-MNIST and the two networks trained on it (built
+/* The presets: Fashion-MNIST and the networks trained on it (built
  * by the tools' shared models, tools/common/models.c, with PyTorch's
  * layer names so --init and saved weights match torch). Both networks
  * take the same inputs, and the dataset is checked against them up
@@ -71,7 +71,9 @@ bool cli_load_dataset(const char *images, const char *labels, vkt_dataset **out)
 bool cli_build_model(cli_model model, uint64_t seed, float label_smoothing,
                      vkt_graph **graph_out, vkt_tensor *loss_out)
 {
-    model_config config = model_defaults(model == CLI_MODEL_CNN ? MODEL_CNN : MODEL_MLP);
+    model_config config = model_defaults(model == CLI_MODEL_CNN           ? MODEL_CNN
+                                         : model == CLI_MODEL_TRANSFORMER ? MODEL_TRANSFORMER
+                                                                          : MODEL_MLP);
     config.classes = NUM_CLASSES;
     config.label_smoothing = label_smoothing;
     config.seed = seed;
