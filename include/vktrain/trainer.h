@@ -134,7 +134,7 @@ typedef struct vkt_trainer_options {
      * so only the values the trainable layers read exist for the whole
      * batch (bit-identical results, more launches). 0: chosen at compile
      * (the smallest plan, halving the chunk down to 4 samples while that
-     * saves at least 10%); -1: never. */
+     * saves at least 10% of the step's planned memory); -1: never. */
     int frozen_chunk;
 } vkt_trainer_options;
 

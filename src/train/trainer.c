@@ -276,8 +276,8 @@ void vkt_trainer_destroy(vkt_trainer *tr)
 /* Compiles `req` with and without recomputation when it asks for it, and
  * with the frozen prefix in ever smaller chunks (down to MIN_AUTO_CHUNK)
  * when the trainer lets the compiler choose; keeps the plan with the
- * smallest arena (ties and gains under 10% go to the plan with fewer
- * launches). */
+ * smallest arena (ties, and chunks that save under 10% of the step's
+ * planned memory, go to the plan with fewer launches). */
 static vkt_status compile_smallest(const vkt_trainer *tr, compile_request req, plan *out)
 {
     int chunks[8] = {0}, nchunks = 1;
@@ -286,6 +286,11 @@ static vkt_status compile_smallest(const vkt_trainer *tr, compile_request req, p
     else if (req.training && tr->frozen_chunk == 0)
         for (int c = req.batch / 2; c >= MIN_AUTO_CHUNK && nchunks < 8; c /= 2)
             chunks[nchunks++] = c;
+    /* Gains count against the whole step, not just the arena: saving a
+     * tenth of the mlp's tiny arena would cost 4x its step time. */
+    size_t fixed = tr->params_bytes + tr->opt_bytes + tr->inputs_bytes;
+    if (trainer_grads_persistent(tr))
+        fixed += tr->grads_bytes;
     bool have = false;
     vkt_status st = VKT_OK;
     for (int r = req.recompute ? 1 : 0; r >= 0 && st == VKT_OK; r--) {
@@ -298,9 +303,9 @@ static vkt_status compile_smallest(const vkt_trainer *tr, compile_request req, p
             if (st != VKT_OK)
                 break;
             bool chunked = cand.chunk_local != NULL;
+            size_t now = fixed + cand.arena_bytes, best = have ? fixed + out->arena_bytes : 0;
             bool better = !have || (r && tr->force_recompute) ||
-                          (chunks[k] == 0 ? cand.arena_bytes <= out->arena_bytes
-                                          : chunked && cand.arena_bytes * 10 <= out->arena_bytes * 9);
+                          (chunks[k] == 0 ? now <= best : chunked && now * 10 <= best * 9);
             if (!have || better) {
                 if (have)
                     plan_free(out, NULL);

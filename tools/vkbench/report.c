@@ -33,10 +33,10 @@ void bench_print_banner(const bench_device *d, const bench_options *o)
 
 void bench_print_header(void)
 {
-    printf("%-5s %-9s %9s %17s %8s %8s %8s %9s %9s %8s %7s %7s %8s %6s %8s %8s\n", "model", "policy", "step ms",
+    printf("%-11s %-9s %9s %17s %8s %8s %8s %9s %9s %8s %7s %7s %8s %6s %8s %8s\n", "model", "policy", "step ms",
            "[min .. max]", "fwd ms", "bwd ms", "opt ms", "samples/s", "trained", "weights", "grads", "optim",
            "activ", "io", "total", "peak RSS");
-    printf("%-5s %-9s %9s %17s %8s %8s %8s %9s %9s %8s %7s %7s %8s %6s %8s %8s\n", "", "", "(median)", "", "", "", "",
+    printf("%-11s %-9s %9s %17s %8s %8s %8s %9s %9s %8s %7s %7s %8s %6s %8s %8s\n", "", "", "(median)", "", "", "", "",
            "", "values", "MiB", "MiB", "MiB", "MiB", "MiB", "MiB", "MiB");
 }
 
@@ -51,7 +51,7 @@ static void phase(const bench_result *r, const bench_stat *s, char *buf, size_t 
 void bench_print_result(const bench_result *r)
 {
     if (!r->ok) {
-        printf("%-5s %-9s skipped: %s\n", model_name(r->model), r->policy, r->reason);
+        printf("%-11s %-9s skipped: %s\n", model_name(r->model), r->policy, r->reason);
         return;
     }
     char range[40], f[16], b[16], o[16];
@@ -60,12 +60,12 @@ void bench_print_result(const bench_result *r)
     phase(r, &r->backward, b, sizeof b);
     phase(r, &r->optimizer, o, sizeof o);
     const vkt_memory_report *m = &r->memory;
-    printf("%-5s %-9s %9.2f %17s %8s %8s %8s %9.0f %9zu %8.2f %7.2f %7.2f %8.2f %6.2f %8.2f %8.1f\n",
+    printf("%-11s %-9s %9.2f %17s %8s %8s %8s %9.0f %9zu %8.2f %7.2f %7.2f %8.2f %6.2f %8.2f %8.1f\n",
            model_name(r->model), r->policy, r->step.median, range, f, b, o, r->samples_per_s, r->trainable,
            m->params_bytes / MIB, m->grads_bytes / MIB, m->optimizer_bytes / MIB, m->activations_bytes / MIB,
            m->io_bytes / MIB, m->total_bytes / MIB, r->peak_rss / MIB);
     if (!r->phases_ok && r->phases_reason[0])
-        printf("      (no per-launch timing: %s)\n", r->phases_reason);
+        printf("            (no per-launch timing: %s)\n", r->phases_reason);
 }
 
 void bench_print_ops(const bench_result *r)
