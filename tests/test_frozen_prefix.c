@@ -19,12 +19,14 @@
 static float xs[MAX_BATCH * 2 * 12 * 12];
 static int32_t ys[MAX_BATCH];
 
-typedef enum net_kind { NET_CNN, NET_DROPOUT, NET_BN } net_kind;
+typedef enum net_kind { NET_CNN, NET_DROPOUT, NET_BN, NET_ATTN } net_kind;
 
 /* NET_CNN: conv -> relu -> maxpool -> conv -> relu -> maxpool -> flatten
  * -> linear -> relu -> linear; NET_DROPOUT puts dropout after the first
  * pool; NET_BN: conv -> bn -> relu6 -> depthwise conv -> bn -> relu6 ->
- * gap -> linear -> linear. */
+ * gap -> linear -> linear; NET_ATTN: the image as 12 tokens of 24
+ * values -> q, k, v projections -> 2-head attention -> layer norm ->
+ * flatten -> linear -> linear. */
 static vkt_graph *build(net_kind kind, vkt_tensor *loss)
 {
     vkt_graph *g;
@@ -35,7 +37,13 @@ static vkt_graph *build(net_kind kind, vkt_tensor *loss)
     vkt_pool2d_params pool = {.kernel_h = 2, .kernel_w = 2};
     vkt_conv2d_params c = {.out_channels = 6, .kernel_h = 3, .kernel_w = 3, .pad_h = 1, .pad_w = 1, .bias = true};
     vkt_tensor h;
-    if (kind == NET_BN) {
+    if (kind == NET_ATTN) {
+        int tokens[2] = {12, 24};
+        vkt_tensor t = vkt_reshape(g, x, 2, tokens);
+        vkt_tensor q = vkt_linear(g, t, 8, true, "q"), k = vkt_linear(g, t, 8, true, "k");
+        h = vkt_attention(g, q, k, vkt_linear(g, t, 8, true, "v"), 2, false);
+        h = vkt_flatten(g, vkt_layer_norm(g, h, 1e-5f, "ln"));
+    } else if (kind == NET_BN) {
         c.bias = false;
         h = vkt_batch_norm(g, vkt_conv2d(g, x, &c, "c1"), 1e-5f, 0.1f, "bn1");
         h = vkt_activation_op(g, h, VKT_ACT_RELU6);
@@ -61,7 +69,7 @@ typedef struct run {
     vkt_trainer *tr;
     size_t arena;
     bool chunked;
-    int maxpools, bn_eval, bn_train;
+    int maxpools, bn_eval, bn_train, attention;
     double first_loss;
 } run;
 
@@ -97,6 +105,7 @@ static void train(vkt_context *ctx, net_kind kind, const char *policy, int batch
     r->maxpools = gh_count_kernels(pl, RT_K_MAXPOOL_FWD);
     r->bn_eval = gh_count_kernels(pl, RT_K_BN_EVAL_FWD);
     r->bn_train = gh_count_kernels(pl, RT_K_BN_TRAIN_FWD);
+    r->attention = gh_count_kernels(pl, RT_K_ATTN_FWD);
 }
 
 static void run_free(run *r)
@@ -139,6 +148,8 @@ static void check_bit_identical(net_kind kind, const char *policy, bool freeze_b
         int n = (10 + chunks[k] - 1) / chunks[k];
         if (kind == NET_BN)
             assert_int_equal(part.bn_eval, per_chunk_kernels * n);
+        else if (kind == NET_ATTN)
+            assert_int_equal(part.attention, per_chunk_kernels * n);
         else
             assert_int_equal(part.maxpools, per_chunk_kernels * n + (whole.maxpools - per_chunk_kernels));
         run_free(&part);
@@ -159,6 +170,14 @@ static void test_lora_chunked(void **state)
 {
     (void)state;
     check_bit_identical(NET_CNN, "lora:2", false, 2);
+}
+
+/* Attention and layer norm treat samples alone: a transformer-like
+ * prefix runs in chunks too. */
+static void test_attention_chunked(void **state)
+{
+    (void)state;
+    check_bit_identical(NET_ATTN, "last:1", false, 1);
 }
 
 /* Dropout's mask counts elements over the batch: the prefix ends before
@@ -270,7 +289,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_last_layers_chunked),  cmocka_unit_test(test_lora_chunked),
         cmocka_unit_test(test_prefix_stops_at_dropout), cmocka_unit_test(test_prefix_needs_frozen_bn),
-        cmocka_unit_test(test_auto_chunk),           cmocka_unit_test(test_frozen_bn_statistics),
+        cmocka_unit_test(test_auto_chunk),           cmocka_unit_test(test_attention_chunked),           cmocka_unit_test(test_frozen_bn_statistics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
