@@ -285,6 +285,30 @@ typedef enum rt_kernel {
      * [OH, OW]). args: 0 dy, 1 dM; i: as WINO_OUTPUT */
     RT_K_WINO_OUTPUT_BWD = 41,
 
+    /* Direct depthwise convolution (groups == in == out channels): plane
+     * (n, c) of x is convolved with filter c alone. All three kernels
+     * share the geometry of IM2COL: i: 0 batch, 1 C, 2 H, 3 W, 4 KH,
+     * 5 KW, 6 SH, 7 SW, 8 PH, 9 PW, 10 DH, 11 DW, 12 OH, 13 OW, with
+     * x [batch, C, H, W], w [C, KH, KW], y and dy [batch, C, OH, OW];
+     * input (oh*SH - PH + kh*DH, ow*SW - PW + kw*DW) feeds output
+     * (oh, ow) through tap (kh, kw), zero outside the image. No output
+     * overlaps an input.
+     *
+     * y[n, c, oh, ow] = bias[c] (0 without bias) + the taps' x * w,
+     * added in tap order (kh, then kw), taps outside the image skipped.
+     * args: 0 x, 1 w, 2 bias (optional, [C]), 3 y */
+    RT_K_DWCONV_FWD = 42,
+    /* dx[n, c, ih, iw] (+)= sum of dy[n, c, oh, ow] * w[c, kh, kw] over
+     * the taps that read (ih, iw), added in tap order to 0 (accum 0) or
+     * to the old value (accum 1): a gather, one sum per dx element.
+     * args: 0 dy, 1 w, 2 dx; i: geometry, 14 accum */
+    RT_K_DWCONV_BWD_INPUT = 43,
+    /* dw[c, kh, kw] (+)= sum over n, oh, ow of dy[n, c, oh, ow] *
+     * x[n, c, ih, iw] (taps outside the image add nothing), in a fixed
+     * order that depends only on the parameters.
+     * args: 0 dy, 1 x, 2 dw; i: geometry, 14 accum */
+    RT_K_DWCONV_BWD_WEIGHT = 44,
+
     RT_K_COUNT
 } rt_kernel;
 

@@ -43,4 +43,7 @@ const cpu_kernel_fn cpu_kernel_table[RT_K_COUNT] = {
     [RT_K_WINO_INPUT_BWD] = cpu_wino_input_bwd,
     [RT_K_WINO_OUTPUT] = cpu_wino_output,
     [RT_K_WINO_OUTPUT_BWD] = cpu_wino_output_bwd,
+    [RT_K_DWCONV_FWD] = cpu_dwconv_fwd,
+    [RT_K_DWCONV_BWD_INPUT] = cpu_dwconv_bwd_input,
+    [RT_K_DWCONV_BWD_WEIGHT] = cpu_dwconv_bwd_weight,
 };

@@ -66,6 +66,9 @@ void cpu_wino_input(const cpu_kernel_args *a);
 void cpu_wino_input_bwd(const cpu_kernel_args *a);
 void cpu_wino_output(const cpu_kernel_args *a);
 void cpu_wino_output_bwd(const cpu_kernel_args *a);
+void cpu_dwconv_fwd(const cpu_kernel_args *a);      /* depthwise.c  */
+void cpu_dwconv_bwd_input(const cpu_kernel_args *a);
+void cpu_dwconv_bwd_weight(const cpu_kernel_args *a);
 
 /* Scalars buffer access (32-bit words holding floats or uint32). */
 static inline float cpu_scalar_f(const void *sc, int slot)
