@@ -72,6 +72,8 @@ ITEMS(grid_rows, u(i[0]) * u(i[2]) * u(i[3]))
 ITEMS(grid_wino_filters, u(i[0]) * u(i[1]))
 ITEMS(grid_wino_input, u(i[0]) * u(i[1]) * ((u(i[6]) + 1) / 2) * ((u(i[7]) + 1) / 2))
 ITEMS(grid_wino_output, u(i[0]) * u(i[1]) * ((u(i[2]) + 1) / 2) * ((u(i[3]) + 1) / 2))
+ITEMS(grid_dwconv_out, u(i[0]) * u(i[1]) * u(i[12]) * u(i[13]))
+ROWS(grid_dwconv_weights, u(i[1]) * u(i[4]) * u(i[5]))
 
 static void grid_gemm(const rt_params *p, uint32_t local, uint32_t g[3])
 {
@@ -136,6 +138,9 @@ static const vk_kernel_info kernel_table[RT_K_COUNT] = {
     K(RT_K_WINO_INPUT_BWD, wino_input_bwd, 128, grid_col2im),
     K(RT_K_WINO_OUTPUT, wino_output, 128, grid_wino_output),
     K(RT_K_WINO_OUTPUT_BWD, wino_output_bwd, 128, grid_wino_output),
+    K(RT_K_DWCONV_FWD, dwconv_fwd, 128, grid_dwconv_out),
+    K(RT_K_DWCONV_BWD_INPUT, dwconv_bwd_input, 128, grid_col2im),
+    K(RT_K_DWCONV_BWD_WEIGHT, dwconv_bwd_weight, 128, grid_dwconv_weights),
 };
 
 const vk_kernel_info *vk_kernel_get(rt_kernel k)
