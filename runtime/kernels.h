@@ -291,16 +291,18 @@ typedef enum rt_kernel {
      * 5 KW, 6 SH, 7 SW, 8 PH, 9 PW, 10 DH, 11 DW, 12 OH, 13 OW, with
      * x [batch, C, H, W], w [C, KH, KW], y and dy [batch, C, OH, OW];
      * input (oh*SH - PH + kh*DH, ow*SW - PW + kw*DW) feeds output
-     * (oh, ow) through tap (kh, kw), zero outside the image. No output
+     * (oh, ow) through tap (kh, kw), x = 0 outside the image. No output
      * overlaps an input.
      *
-     * y[n, c, oh, ow] = bias[c] (0 without bias) + the taps' x * w,
-     * added in tap order (kh, then kw), taps outside the image skipped.
+     * y[n, c, oh, ow] = bias[c] (0 without bias), then + w * x of each
+     * tap in tap order (kh, then kw), taps outside the image included
+     * (as w * 0, like zero padding).
      * args: 0 x, 1 w, 2 bias (optional, [C]), 3 y */
     RT_K_DWCONV_FWD = 42,
-    /* dx[n, c, ih, iw] (+)= sum of dy[n, c, oh, ow] * w[c, kh, kw] over
-     * the taps that read (ih, iw), added in tap order to 0 (accum 0) or
-     * to the old value (accum 1): a gather, one sum per dx element.
+    /* dx[n, c, ih, iw] (+)= the sum of dy[n, c, oh, ow] * w[c, kh, kw]
+     * over the taps that read (ih, iw), from 0 in tap order (a backend
+     * may add terms w * 0 between them); accum adds the sum to the old
+     * value.
      * args: 0 dy, 1 w, 2 dx; i: geometry, 14 accum */
     RT_K_DWCONV_BWD_INPUT = 43,
     /* dw[c, kh, kw] (+)= sum over n, oh, ow of dy[n, c, oh, ow] *

@@ -4,8 +4,9 @@
 // element, which adds dy * w over the taps that read it: tap (kh, kw)
 // reaches it from output oh = (ih + PH - kh*DH) / SH when that divides
 // exactly and lies in [0, OH), likewise ow. Terms are added in tap
-// order to 0 or to the old value, like the CPU (`precise`: no fused
-// multiply-adds). args: 0 dy, 1 w, 2 dx; i: as IM2COL, 14 accum.
+// order from 0, then to the old value with accum, like the CPU
+// (`precise`: no fused multiply-adds). args: 0 dy, 1 w, 2 dx; i: as
+// IM2COL, 14 accum.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 
@@ -29,7 +30,7 @@ void main()
     uint c = plane % C;
     uint yb = arg_offset(0u) + plane * OH * OW, wb = arg_offset(1u) + c * KH * KW;
     uint d = arg_offset(2u) + idx;
-    precise float acc = p.i[14] != 0 ? dx[d] : 0.0;
+    precise float acc = 0.0;
     for (uint kh = 0u; kh < KH; kh++) {
         int th = int(ih) + p.i[8] - int(kh) * p.i[10];
         if (th < 0 || th % SH != 0 || th / SH >= int(OH))
@@ -41,5 +42,7 @@ void main()
                 acc += w[wb + kh * KW + kw] * dy[yb + oh * OW + uint(tw / SW)];
         }
     }
+    if (p.i[14] != 0)
+        acc = dx[d] + acc;
     dx[d] = acc;
 }

@@ -3,8 +3,8 @@
 // filter c. Geometry: ITEMS(batch*C*OH*OW), one thread per output
 // element (index = row-major position in y).
 // args: 0 x, 1 w [C, KH, KW], 2 bias (optional), 3 y; i: as IM2COL.
-// The sum starts from the bias and adds the taps in order (kh, then kw),
-// skipping those outside the image, like the CPU; `precise` keeps the
+// The sum starts from the bias and adds w * x of every tap in order (kh,
+// then kw), x = 0 outside the image, like the CPU; `precise` keeps the
 // compiler from fusing the multiply-adds, so the results match its bits.
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
@@ -32,12 +32,13 @@ void main()
     precise float acc = arg_present(2u) ? bias[arg_offset(2u) + c] : 0.0;
     for (uint kh = 0u; kh < KH; kh++) {
         int ih = ih0 + int(kh) * p.i[10];
-        if (ih < 0 || ih >= int(H))
-            continue;
+        bool row_inside = ih >= 0 && ih < int(H);
         for (uint kw = 0u; kw < KW; kw++) {
             int iw = iw0 + int(kw) * p.i[11];
-            if (iw >= 0 && iw < int(W))
-                acc += w[wb + kh * KW + kw] * x[xb + uint(ih) * W + uint(iw)];
+            float xv = 0.0;
+            if (row_inside && iw >= 0 && iw < int(W))
+                xv = x[xb + uint(ih) * W + uint(iw)];
+            acc += w[wb + kh * KW + kw] * xv;
         }
     }
     y[arg_offset(3u) + idx] = acc;

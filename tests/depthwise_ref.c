@@ -14,6 +14,10 @@ const dwr_case dwr_cases[] = {
     {2, 2, 4, 5, 2, 2, 1, 1, 3, 3, 1, 1, true, "padding beyond the kernel"},
     {1, 2, 3, 300, 3, 3, 1, 1, 1, 1, 1, 1, false, "rows wider than a column block"},
     {3, 19, 13, 13, 3, 3, 2, 2, 1, 1, 1, 1, true, "odd channel count, stride 2"},
+    /* the CPU's per-thread scratch holds the padded plane but not the
+     * weight gradient's sums, then not even the plane */
+    {1, 2, 230, 230, 3, 3, 1, 1, 1, 1, 1, 1, true, "big planes"},
+    {1, 1, 762, 700, 3, 3, 1, 1, 1, 1, 1, 1, false, "planes past the CPU's scratch"},
 };
 const size_t dwr_case_count = sizeof dwr_cases / sizeof dwr_cases[0];
 

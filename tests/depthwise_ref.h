@@ -16,8 +16,8 @@ typedef struct dwr_case {
 } dwr_case;
 
 /* Odd sizes (not multiples of a workgroup), stride 1 and 2, padding 0
- * to beyond the kernel, dilation, rectangular kernels, rows wider than
- * the CPU's column block. */
+ * to beyond the kernel, dilation, rectangular kernels, unequal strides
+ * and planes too big for the CPU's flattened layout (its plain loops). */
 extern const dwr_case dwr_cases[];
 extern const size_t dwr_case_count;
 
