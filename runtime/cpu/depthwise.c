@@ -66,14 +66,20 @@ static bool flat_of(const dw_geom *g, int64_t extra, dw_flat *f)
     if (g->SH != g->SW || g->OH * g->OW == 0)
         return false;
     int64_t S = g->SW;
-    int64_t rows = max64(g->PH + g->H, (g->OH - 1) * S + (g->KH - 1) * g->DH + 1);
-    int64_t P = max64(g->PW + g->W, (g->OW - 1) * S + (g->KW - 1) * g->DW + 1);
     double limit = (double)CPU_SCRATCH_BYTES / sizeof(float);
-    if ((double)rows * (double)P > limit || (double)g->OH * (double)P * (double)(2 + extra) > limit)
-        return false; /* before any product that might overflow */
+    /* sizes in double first: huge parameters must not overflow */
+    double rows_d = (double)(g->OH - 1) * S + (double)(g->KH - 1) * g->DH + 1;
+    double P_d = (double)(g->OW - 1) * S + (double)(g->KW - 1) * g->DW + 1;
+    rows_d = rows_d > (double)(g->PH + g->H) ? rows_d : (double)(g->PH + g->H);
+    P_d = P_d > (double)(g->PW + g->W) ? P_d : (double)(g->PW + g->W);
+    if (rows_d * P_d > limit || (double)g->OH * P_d * (double)(2 + extra) > limit)
+        return false;
+    int64_t rows = (int64_t)rows_d, P = (int64_t)P_d;
     f->P = P;
     f->wide = g->OH * P;
-    int64_t last = S * (f->wide - 1) + (g->KH - 1) * g->DH * P + (g->KW - 1) * g->DW; /* the last read */
+    /* the last read: wide output S*wide - 1 of the input gradient's
+     * upsampled grid, the others' S*(wide - 1) */
+    int64_t last = S * f->wide - 1 + (g->KH - 1) * g->DH * P + (g->KW - 1) * g->DW;
     f->plane = max64(rows * P, last + 1);
     return (double)f->plane + (double)f->wide * (double)(1 + extra) <= limit;
 }
@@ -101,17 +107,6 @@ CPU_CLONES static void axpy(float *restrict y, const float *restrict x, int64_t 
     else
         for (int64_t i = 0; i < n; i++)
             y[i] += w * x[i * s];
-}
-
-/* y[s*i] += w * x[i]: the adjoint of axpy. */
-CPU_CLONES static void axpy_scatter(float *restrict y, const float *restrict x, int64_t s, float w, int64_t n)
-{
-    if (s == 1)
-        for (int64_t i = 0; i < n; i++)
-            y[i] += w * x[i];
-    else
-        for (int64_t i = 0; i < n; i++)
-            y[i * s] += w * x[i];
 }
 
 /* acc[i] += a[i] * b[s*i]. */
@@ -215,17 +210,24 @@ static void bwd_input_planes(void *ctx, int64_t begin, int64_t end, int thread)
     const dw_job *j = ctx;
     const dw_geom *g = &j->g;
     const dw_flat *f = &j->f;
-    int64_t taps = g->KH * g->KW, hw = g->H * g->W, ohw = g->OH * g->OW;
-    float *dxp = cpu_pool_scratch(j->pool, thread), *dyw = dxp + f->plane;
-    memset(dyw, 0, (size_t)f->wide * sizeof *dyw); /* the wide columns stay 0 */
+    int64_t taps = g->KH * g->KW, hw = g->H * g->W, ohw = g->OH * g->OW, S = g->SW;
+    /* dy upsampled: dyu[S*(oh*P + ow)] = dy[oh, ow], 0 elsewhere, so the
+     * adjoint of the forward's reads S*i + shift is a unit-stride loop */
+    float *dxp = cpu_pool_scratch(j->pool, thread), *dyu = dxp + f->plane;
+    memset(dyu, 0, (size_t)(S * f->wide) * sizeof *dyu); /* only the dy positions change */
     for (int64_t p = begin; p < end; p++) {
         int64_t c = p % g->C;
         const float *dy = j->in + p * ohw;
-        for (int64_t oh = 0; oh < g->OH; oh++)
-            memcpy(dyw + oh * f->P, dy + oh * g->OW, (size_t)g->OW * sizeof *dy);
+        if (S == 1)
+            for (int64_t oh = 0; oh < g->OH; oh++)
+                memcpy(dyu + oh * f->P, dy + oh * g->OW, (size_t)g->OW * sizeof *dy);
+        else
+            for (int64_t oh = 0; oh < g->OH; oh++)
+                for (int64_t ow = 0; ow < g->OW; ow++)
+                    dyu[S * (oh * f->P + ow)] = dy[oh * g->OW + ow];
         memset(dxp, 0, (size_t)f->plane * sizeof *dxp);
-        for (int64_t tap = 0; tap < taps; tap++) /* the adjoint of the forward's reads */
-            axpy_scatter(dxp + tap_offset(g, f, tap), dyw, g->SW, j->w[c * taps + tap], f->wide);
+        for (int64_t tap = 0; tap < taps; tap++)
+            axpy(dxp + tap_offset(g, f, tap), dyu, 1, j->w[c * taps + tap], S * f->wide);
         float *dx = j->out + p * hw;
         for (int64_t r = 0; r < g->H; r++) {
             const float *src = dxp + (g->PH + r) * f->P + g->PW;
@@ -276,7 +278,7 @@ void cpu_dwconv_bwd_input(const cpu_kernel_args *a)
     int64_t planes = j.g.batch * j.g.C;
     if (planes * j.g.H * j.g.W == 0)
         return;
-    j.flat = flat_of(&j.g, 0, &j.f);
+    j.flat = flat_of(&j.g, j.g.SW - 1, &j.f); /* the upsampled dy: SW wide planes */
     double work = (double)(j.g.OH * j.g.OW) * (double)(j.g.KH * j.g.KW);
     cpu_parallel_for(a->pool, planes, grain_of(work), j.flat ? bwd_input_planes : bwd_input_planes_plain, &j);
 }
