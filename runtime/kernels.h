@@ -308,7 +308,9 @@ typedef enum rt_kernel {
     /* dw[c, kh, kw] (+)= sum over n, oh, ow of dy[n, c, oh, ow] *
      * x[n, c, ih, iw] (taps outside the image add nothing), in a fixed
      * order that depends only on the parameters.
-     * args: 0 dy, 1 x, 2 dw; i: geometry, 14 accum */
+     * args: 0 dy, 1 x, 2 dw; i: geometry, 14 accum, 15 reserved for
+     * backends (0 from callers): as GEMM's, the first image to sum, so a
+     * backend may chain launches over images (accum 1 after the first). */
     RT_K_DWCONV_BWD_WEIGHT = 44,
 
     RT_K_COUNT
