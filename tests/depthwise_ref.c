@@ -18,6 +18,9 @@ const dwr_case dwr_cases[] = {
      * weight gradient's sums, then not even the plane */
     {1, 2, 230, 230, 3, 3, 1, 1, 1, 1, 1, 1, true, "big planes"},
     {1, 1, 762, 700, 3, 3, 1, 1, 1, 1, 1, 1, false, "planes past the CPU's scratch"},
+    /* the CPU's scratch holds 2 of the 3 images: groups of images */
+    {3, 2, 300, 300, 3, 3, 1, 1, 1, 1, 1, 1, true, "images in groups, 3x3"},
+    {3, 2, 300, 300, 1, 1, 1, 1, 0, 0, 1, 1, false, "images in groups, 1x1"},
 };
 const size_t dwr_case_count = sizeof dwr_cases / sizeof dwr_cases[0];
 

@@ -1,23 +1,24 @@
 /* Direct depthwise convolution (RT_K_DWCONV_*).
  *
- * Every plane (n, c) meets filter c alone, so the kernels work a plane
- * (forward, input gradient) or a channel (weight gradient) at a time
- * with no column buffer, and each output is summed by one task in a
- * fixed order: results do not depend on the thread count.
+ * Every plane (n, c) meets filter c alone, so there is no column buffer,
+ * and each output is summed by one task in a fixed order: results do
+ * not depend on the thread count.
  *
  * Depthwise planes are small (a few to a few dozen columns), so loops
- * per output row would be short. With equal strides S the kernels work
- * on flattened planes in per-thread scratch instead: the input copied
- * into a zero-padded plane of row pitch P, and outputs on a "wide" grid
- * of OH rows of P columns (the columns past OW are scratch, and read as
- * 0 where they feed a sum). Wide output i of a tap then reads element
- * S*i + shift of the padded plane, so each tap is one long loop over the
- * plane that GCC vectorises (unit stride for S = 1). Unequal strides and
- * planes too large for the scratch take plain loops that add the same
- * terms. */
+ * per output row, or even per plane, would be short. With equal strides
+ * S a task takes one channel and lays the planes of a group of images
+ * out in per-thread scratch: each zero-padded (row pitch P) in a slot of
+ * L floats, outputs on a "wide" grid of L/S per image (output (oh, ow)
+ * of image k at k*L/S + oh*P + ow; the other positions are scratch, read
+ * as 0 where they feed a sum). Wide output i of tap (kh, kw) then reads
+ * element S*i + kh*DH*P + kw*DW, so each tap is one long loop over the
+ * group's planes with the channel's one weight, which GCC vectorises
+ * (unit stride for S = 1). Unequal strides and planes too large for the
+ * scratch take plain loops that add the same terms. */
 #include <string.h>
 
 #include "cpu_kernels.h"
+#include "fastmath.h"
 #include "simd.h"
 
 /* Roughly how many multiply-adds one parallel chunk should do. */
@@ -35,11 +36,6 @@ static dw_geom geom_of(const rt_params *p)
     return (dw_geom){i[0], i[1], i[2], i[3], i[4], i[5], i[6], i[7], i[8], i[9], i[10], i[11], i[12], i[13]};
 }
 
-static int64_t max64(int64_t a, int64_t b)
-{
-    return a > b ? a : b;
-}
-
 /* Items per chunk; work in double, as the product of the sizes may
  * exceed what any one tensor holds. */
 static int64_t grain_of(double work_per_item)
@@ -51,19 +47,19 @@ static int64_t grain_of(double work_per_item)
 /* ---- the flattened layout ---- */
 
 typedef struct dw_flat {
-    int64_t P;     /* row pitch of the padded plane and of the wide outputs */
-    int64_t wide;  /* OH * P wide outputs */
-    int64_t plane; /* floats of the padded plane, with room for every read */
+    int64_t P;      /* row pitch of the padded planes and of the wide outputs */
+    int64_t L;      /* floats per image's padded plane, a multiple of S */
+    int64_t reach;  /* the farthest tap's shift: kh*DH*P + kw*DW at its largest */
+    int64_t images; /* images per group */
 } dw_flat;
 
-/* Whether the flattened layout applies (equal strides S) and fits the
- * scratch, with `extra` floats per wide output beside the padded plane
- * and one wide plane. Input element (r, c) sits at (r + PH)*P + c + PW
- * of the padded plane; wide output i = oh*P + ow of tap (kh, kw) reads
- * S*i + kh*DH*P + kw*DW. */
-static bool flat_of(const dw_geom *g, int64_t extra, dw_flat *f)
+/* Whether the flattened layout applies (equal strides) and fits the
+ * scratch beside the padded planes: `per_wide` wide grids (L/S floats)
+ * per image of a group and `once_wide` more. Input element (r, c) of
+ * image k sits at k*L + (r + PH)*P + c + PW. */
+static bool flat_of(const dw_geom *g, int64_t per_wide, int64_t once_wide, dw_flat *f)
 {
-    if (g->SH != g->SW || g->OH * g->OW == 0)
+    if (g->SH != g->SW || g->OH * g->OW == 0 || g->batch == 0)
         return false;
     int64_t S = g->SW;
     double limit = (double)CPU_SCRATCH_BYTES / sizeof(float);
@@ -72,30 +68,36 @@ static bool flat_of(const dw_geom *g, int64_t extra, dw_flat *f)
     double P_d = (double)(g->OW - 1) * S + (double)(g->KW - 1) * g->DW + 1;
     rows_d = rows_d > (double)(g->PH + g->H) ? rows_d : (double)(g->PH + g->H);
     P_d = P_d > (double)(g->PW + g->W) ? P_d : (double)(g->PW + g->W);
-    if (rows_d * P_d > limit || (double)g->OH * P_d * (double)(2 + extra) > limit)
+    if (rows_d * P_d * (double)(2 + per_wide + once_wide) > limit)
         return false;
-    int64_t rows = (int64_t)rows_d, P = (int64_t)P_d;
-    f->P = P;
-    f->wide = g->OH * P;
-    /* the last read: wide output S*wide - 1 of the input gradient's
-     * upsampled grid, the others' S*(wide - 1) */
-    int64_t last = S * f->wide - 1 + (g->KH - 1) * g->DH * P + (g->KW - 1) * g->DW;
-    f->plane = max64(rows * P, last + 1);
-    return (double)f->plane + (double)f->wide * (double)(1 + extra) <= limit;
+    int64_t rows = (int64_t)rows_d;
+    f->P = (int64_t)P_d;
+    f->L = (rows * f->P + S - 1) / S * S;
+    f->reach = (g->KH - 1) * g->DH * f->P + (g->KW - 1) * g->DW;
+    /* per image: its padded plane and per_wide wide grids; once: the
+     * reads past the last plane and once_wide grids */
+    int64_t per = f->L + per_wide * (f->L / S), fixed = f->reach + 1 + once_wide * (f->L / S);
+    int64_t fit = ((int64_t)limit - fixed) / per;
+    f->images = fit < g->batch ? fit : g->batch;
+    return f->images >= 1;
 }
 
-/* Offset of tap (kh, kw)'s first read in the padded plane. */
+/* Offset of tap (kh, kw)'s first read in a padded plane. */
 static int64_t tap_offset(const dw_geom *g, const dw_flat *f, int64_t tap)
 {
     return (tap / g->KW) * g->DH * f->P + (tap % g->KW) * g->DW;
 }
 
-/* The image plane x[H, W] into the interior of xp, whose padding stays
- * as it is (zero). */
-static void pad_plane(const dw_geom *g, const dw_flat *f, const float *x, float *xp)
+/* The image plane x[H, W] into the interior of its padded plane xp,
+ * whose padding stays as it is (zero). */
+static void pad_plane(const dw_geom *g, const dw_flat *f, const float *restrict x, float *restrict xp)
 {
-    for (int64_t r = 0; r < g->H; r++)
-        memcpy(xp + (g->PH + r) * f->P + g->PW, x + r * g->W, (size_t)g->W * sizeof *x);
+    for (int64_t r = 0; r < g->H; r++) {
+        const float *src = x + r * g->W;
+        float *dst = xp + (g->PH + r) * f->P + g->PW;
+        for (int64_t k = 0; k < g->W; k++)
+            dst[k] = src[k];
+    }
 }
 
 /* y[i] += w * x[s*i]. */
@@ -109,16 +111,19 @@ CPU_CLONES static void axpy(float *restrict y, const float *restrict x, int64_t 
             y[i] += w * x[i * s];
 }
 
-/* acc[i] += a[i] * b[s*i]. */
+/* acc[i] += a[k*n + i] * b[s*(k*n + i)] for each of `count` images k in
+ * order: one float sum per wide output position over a group. */
 CPU_CLONES static void mul_acc(float *restrict acc, const float *restrict a, const float *restrict b, int64_t s,
-                               int64_t n)
+                               int64_t n, int64_t count)
 {
-    if (s == 1)
-        for (int64_t i = 0; i < n; i++)
-            acc[i] += a[i] * b[i];
-    else
-        for (int64_t i = 0; i < n; i++)
-            acc[i] += a[i] * b[i * s];
+    for (int64_t k = 0; k < count; k++, a += n, b += s * n) {
+        if (s == 1)
+            for (int64_t i = 0; i < n; i++)
+                acc[i] += a[i] * b[i];
+        else
+            for (int64_t i = 0; i < n; i++)
+                acc[i] += a[i] * b[i * s];
+    }
 }
 
 /* The input element that tap (kh, kw) of output (oh, ow) reads, or -1
@@ -133,7 +138,6 @@ typedef struct dw_job {
     cpu_pool *pool;
     dw_geom g;
     dw_flat f;
-    bool flat;
     const float *in;   /* x (forward, weight gradient) or dy (input gradient) */
     const float *w;    /* filters (forward, input gradient) or dy (weight gradient) */
     const float *bias; /* forward only; NULL without bias */
@@ -144,26 +148,31 @@ typedef struct dw_job {
 /* ---- forward: one item is one plane (n, c) ----
  * y = bias (or 0), then each tap's w * x in tap order, x = 0 outside. */
 
-static void fwd_planes(void *ctx, int64_t begin, int64_t end, int thread)
+/* One item is one channel, its images in groups. */
+static void fwd_channels(void *ctx, int64_t begin, int64_t end, int thread)
 {
     const dw_job *j = ctx;
     const dw_geom *g = &j->g;
     const dw_flat *f = &j->f;
-    int64_t taps = g->KH * g->KW, hw = g->H * g->W, ohw = g->OH * g->OW;
-    float *xp = cpu_pool_scratch(j->pool, thread), *yw = xp + f->plane;
-    memset(xp, 0, (size_t)f->plane * sizeof *xp); /* the padding, for every plane of the chunk */
-    for (int64_t p = begin; p < end; p++) {
-        int64_t c = p % g->C;
-        float b = j->bias ? j->bias[c] : 0.0f;
-        pad_plane(g, f, j->in + p * hw, xp);
-        for (int64_t i = 0; i < f->wide; i++)
-            yw[i] = b;
-        for (int64_t tap = 0; tap < taps; tap++)
-            axpy(yw, xp + tap_offset(g, f, tap), g->SW, j->w[c * taps + tap], f->wide);
-        float *y = j->out + p * ohw;
-        for (int64_t oh = 0; oh < g->OH; oh++)
-            memcpy(y + oh * g->OW, yw + oh * f->P, (size_t)g->OW * sizeof *y);
-    }
+    int64_t taps = g->KH * g->KW, hw = g->H * g->W, ohw = g->OH * g->OW, S = g->SW, slot = f->L / S;
+    float *xp = cpu_pool_scratch(j->pool, thread), *yw = xp + f->images * f->L + f->reach + 1;
+    memset(xp, 0, (size_t)(f->images * f->L + f->reach + 1) * sizeof *xp); /* the padding */
+    for (int64_t c = begin; c < end; c++)
+        for (int64_t n0 = 0; n0 < g->batch; n0 += f->images) {
+            int64_t group = g->batch - n0 < f->images ? g->batch - n0 : f->images;
+            for (int64_t k = 0; k < group; k++)
+                pad_plane(g, f, j->in + ((n0 + k) * g->C + c) * hw, xp + k * f->L);
+            float b = j->bias ? j->bias[c] : 0.0f;
+            for (int64_t i = 0; i < group * slot; i++)
+                yw[i] = b;
+            for (int64_t tap = 0; tap < taps; tap++)
+                axpy(yw, xp + tap_offset(g, f, tap), S, j->w[c * taps + tap], group * slot);
+            for (int64_t k = 0; k < group; k++) {
+                float *y = j->out + ((n0 + k) * g->C + c) * ohw;
+                for (int64_t oh = 0; oh < g->OH; oh++)
+                    memcpy(y + oh * g->OW, yw + k * slot + oh * f->P, (size_t)g->OW * sizeof *y);
+            }
+        }
 }
 
 /* Per output, as the GPU does. */
@@ -196,49 +205,56 @@ void cpu_dwconv_fwd(const cpu_kernel_args *a)
     int64_t planes = j.g.batch * j.g.C;
     if (planes * j.g.OH * j.g.OW == 0)
         return;
-    j.flat = flat_of(&j.g, 0, &j.f);
     double work = (double)(j.g.OH * j.g.OW) * (double)(j.g.KH * j.g.KW);
-    cpu_parallel_for(a->pool, planes, grain_of(work), j.flat ? fwd_planes : fwd_planes_plain, &j);
+    if (flat_of(&j.g, 1, 0, &j.f)) /* the wide outputs */
+        cpu_parallel_for(a->pool, j.g.C, grain_of(work * (double)j.g.batch), fwd_channels, &j);
+    else
+        cpu_parallel_for(a->pool, planes, grain_of(work), fwd_planes_plain, &j);
 }
 
 /* ---- input gradient: one item is one plane (n, c) ----
  * dx (+)= the sum, from 0 in tap order, of the terms w * dy that reach
  * each element (and, in the flattened layout, terms w * 0). */
 
-static void bwd_input_planes(void *ctx, int64_t begin, int64_t end, int thread)
+/* One item is one channel, its images in groups. */
+static void bwd_input_channels(void *ctx, int64_t begin, int64_t end, int thread)
 {
     const dw_job *j = ctx;
     const dw_geom *g = &j->g;
     const dw_flat *f = &j->f;
     int64_t taps = g->KH * g->KW, hw = g->H * g->W, ohw = g->OH * g->OW, S = g->SW;
-    /* dy upsampled: dyu[S*(oh*P + ow)] = dy[oh, ow], 0 elsewhere, so the
-     * adjoint of the forward's reads S*i + shift is a unit-stride loop */
-    float *dxp = cpu_pool_scratch(j->pool, thread), *dyu = dxp + f->plane;
-    memset(dyu, 0, (size_t)(S * f->wide) * sizeof *dyu); /* only the dy positions change */
-    for (int64_t p = begin; p < end; p++) {
-        int64_t c = p % g->C;
-        const float *dy = j->in + p * ohw;
-        if (S == 1)
-            for (int64_t oh = 0; oh < g->OH; oh++)
-                memcpy(dyu + oh * f->P, dy + oh * g->OW, (size_t)g->OW * sizeof *dy);
-        else
-            for (int64_t oh = 0; oh < g->OH; oh++)
-                for (int64_t ow = 0; ow < g->OW; ow++)
-                    dyu[S * (oh * f->P + ow)] = dy[oh * g->OW + ow];
-        memset(dxp, 0, (size_t)f->plane * sizeof *dxp);
-        for (int64_t tap = 0; tap < taps; tap++)
-            axpy(dxp + tap_offset(g, f, tap), dyu, 1, j->w[c * taps + tap], S * f->wide);
-        float *dx = j->out + p * hw;
-        for (int64_t r = 0; r < g->H; r++) {
-            const float *src = dxp + (g->PH + r) * f->P + g->PW;
-            float *dst = dx + r * g->W;
-            if (j->accum)
-                for (int64_t k = 0; k < g->W; k++)
-                    dst[k] += src[k];
-            else
-                memcpy(dst, src, (size_t)g->W * sizeof *dst);
+    /* dy upsampled: dyu[k*L + S*(oh*P + ow)] = dy of image k, 0 elsewhere,
+     * so the adjoint of the forward's reads is a unit-stride loop */
+    int64_t span = f->images * f->L + f->reach + 1;
+    float *dxp = cpu_pool_scratch(j->pool, thread), *dyu = dxp + span;
+    memset(dyu, 0, (size_t)(f->images * f->L) * sizeof *dyu); /* only the dy positions change */
+    for (int64_t c = begin; c < end; c++)
+        for (int64_t n0 = 0; n0 < g->batch; n0 += f->images) {
+            int64_t group = g->batch - n0 < f->images ? g->batch - n0 : f->images;
+            for (int64_t k = 0; k < group; k++) {
+                const float *dy = j->in + ((n0 + k) * g->C + c) * ohw;
+                float *u = dyu + k * f->L;
+                for (int64_t oh = 0; oh < g->OH; oh++)
+                    for (int64_t ow = 0; ow < g->OW; ow++)
+                        u[S * (oh * f->P + ow)] = dy[oh * g->OW + ow];
+            }
+            memset(dxp, 0, (size_t)span * sizeof *dxp);
+            for (int64_t tap = 0; tap < taps; tap++)
+                axpy(dxp + tap_offset(g, f, tap), dyu, 1, j->w[c * taps + tap], group * f->L);
+            for (int64_t k = 0; k < group; k++) {
+                float *dx = j->out + ((n0 + k) * g->C + c) * hw;
+                for (int64_t r = 0; r < g->H; r++) {
+                    const float *src = dxp + k * f->L + (g->PH + r) * f->P + g->PW;
+                    float *dst = dx + r * g->W;
+                    if (j->accum)
+                        for (int64_t q = 0; q < g->W; q++)
+                            dst[q] += src[q];
+                    else
+                        for (int64_t q = 0; q < g->W; q++)
+                            dst[q] = src[q];
+                }
+            }
         }
-    }
 }
 
 /* Per dx element, gathering as the GPU does. */
@@ -278,38 +294,43 @@ void cpu_dwconv_bwd_input(const cpu_kernel_args *a)
     int64_t planes = j.g.batch * j.g.C;
     if (planes * j.g.H * j.g.W == 0)
         return;
-    j.flat = flat_of(&j.g, j.g.SW - 1, &j.f); /* the upsampled dy: SW wide planes */
     double work = (double)(j.g.OH * j.g.OW) * (double)(j.g.KH * j.g.KW);
-    cpu_parallel_for(a->pool, planes, grain_of(work), j.flat ? bwd_input_planes : bwd_input_planes_plain, &j);
+    if (flat_of(&j.g, j.g.SW, 0, &j.f)) /* the upsampled dy: a padded plane each */
+        cpu_parallel_for(a->pool, j.g.C, grain_of(work * (double)j.g.batch), bwd_input_channels, &j);
+    else
+        cpu_parallel_for(a->pool, planes, grain_of(work), bwd_input_planes_plain, &j);
 }
 
-/* ---- weight gradient: one item is one channel c ----
- * One float running sum per wide output and tap over the images (the
- * loop over outputs vectorises), then each tap's sums added in double. */
+/* ---- weight gradient: one item is one channel c ---- */
 
+/* Per tap, one float running sum per wide output position over the
+ * images (0 off the outputs), then those sums added in double
+ * (fastmath.h's fixed lanes). */
 static void bwd_weight_channels(void *ctx, int64_t begin, int64_t end, int thread)
 {
     const dw_job *j = ctx;
     const dw_geom *g = &j->g;
     const dw_flat *f = &j->f;
-    int64_t taps = g->KH * g->KW, hw = g->H * g->W, ohw = g->OH * g->OW;
-    float *xp = cpu_pool_scratch(j->pool, thread), *dyw = xp + f->plane, *acc = dyw + f->wide;
-    memset(xp, 0, (size_t)f->plane * sizeof *xp);
-    memset(dyw, 0, (size_t)f->wide * sizeof *dyw);
+    int64_t taps = g->KH * g->KW, hw = g->H * g->W, ohw = g->OH * g->OW, S = g->SW, slot = f->L / S;
+    int64_t span = f->images * f->L + f->reach + 1;
+    float *xp = cpu_pool_scratch(j->pool, thread), *dyw = xp + span, *acc = dyw + f->images * slot;
+    memset(xp, 0, (size_t)span * sizeof *xp);
+    memset(dyw, 0, (size_t)(f->images * slot) * sizeof *dyw);
     for (int64_t c = begin; c < end; c++) {
-        memset(acc, 0, (size_t)(taps * f->wide) * sizeof *acc);
-        for (int64_t n = 0; n < g->batch; n++) {
-            int64_t p = n * g->C + c;
-            pad_plane(g, f, j->in + p * hw, xp);
-            for (int64_t oh = 0; oh < g->OH; oh++)
-                memcpy(dyw + oh * f->P, j->w + p * ohw + oh * g->OW, (size_t)g->OW * sizeof *dyw);
+        memset(acc, 0, (size_t)(taps * slot) * sizeof *acc);
+        for (int64_t n0 = 0; n0 < g->batch; n0 += f->images) {
+            int64_t group = g->batch - n0 < f->images ? g->batch - n0 : f->images;
+            for (int64_t k = 0; k < group; k++) {
+                int64_t p = (n0 + k) * g->C + c;
+                pad_plane(g, f, j->in + p * hw, xp + k * f->L);
+                for (int64_t oh = 0; oh < g->OH; oh++)
+                    memcpy(dyw + k * slot + oh * f->P, j->w + p * ohw + oh * g->OW, (size_t)g->OW * sizeof *dyw);
+            }
             for (int64_t tap = 0; tap < taps; tap++)
-                mul_acc(acc + tap * f->wide, dyw, xp + tap_offset(g, f, tap), g->SW, f->wide);
+                mul_acc(acc + tap * slot, dyw, xp + tap_offset(g, f, tap), S, slot, group);
         }
         for (int64_t tap = 0; tap < taps; tap++) {
-            double s = 0;
-            for (int64_t i = 0; i < f->wide; i++)
-                s += acc[tap * f->wide + i];
+            double s = cpu_sum_f64(acc + tap * slot, slot);
             float *d = &j->out[c * taps + tap];
             *d = j->accum ? (float)((double)*d + s) : (float)s;
         }
@@ -355,7 +376,8 @@ void cpu_dwconv_bwd_weight(const cpu_kernel_args *a)
                 .accum = a->p->i[14]};
     if (j.g.C * j.g.KH * j.g.KW == 0)
         return;
-    j.flat = j.g.batch > 0 && flat_of(&j.g, j.g.KH * j.g.KW, &j.f);
     double work = (double)j.g.batch * (double)(j.g.OH * j.g.OW) * (double)(j.g.KH * j.g.KW);
-    cpu_parallel_for(a->pool, j.g.C, grain_of(work), j.flat ? bwd_weight_channels : bwd_weight_channels_plain, &j);
+    /* dy on the wide grid per image; the taps' sums, one wide grid each */
+    bool flat = flat_of(&j.g, 1, j.g.KH * j.g.KW, &j.f);
+    cpu_parallel_for(a->pool, j.g.C, grain_of(work), flat ? bwd_weight_channels : bwd_weight_channels_plain, &j);
 }
