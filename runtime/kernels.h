@@ -317,6 +317,34 @@ typedef enum rt_kernel {
      * optional) i: 6 accum_dk, 7 accum_dv */
     RT_K_ATTN_BWD_KV = 44,
 
+    /* Direct depthwise convolution (groups == in == out channels): plane
+     * (n, c) of x is convolved with filter c alone. All three kernels
+     * share the geometry of IM2COL: i: 0 batch, 1 C, 2 H, 3 W, 4 KH,
+     * 5 KW, 6 SH, 7 SW, 8 PH, 9 PW, 10 DH, 11 DW, 12 OH, 13 OW, with
+     * x [batch, C, H, W], w [C, KH, KW], y and dy [batch, C, OH, OW];
+     * input (oh*SH - PH + kh*DH, ow*SW - PW + kw*DW) feeds output
+     * (oh, ow) through tap (kh, kw), x = 0 outside the image. No output
+     * overlaps an input.
+     *
+     * y[n, c, oh, ow] = bias[c] (0 without bias), then + w * x of each
+     * tap in tap order (kh, then kw), taps outside the image included
+     * (as w * 0, like zero padding).
+     * args: 0 x, 1 w, 2 bias (optional, [C]), 3 y */
+    RT_K_DWCONV_FWD = 45,
+    /* dx[n, c, ih, iw] (+)= the sum of dy[n, c, oh, ow] * w[c, kh, kw]
+     * over the taps that read (ih, iw), from 0 in tap order (a backend
+     * may add terms w * 0 between them); accum adds the sum to the old
+     * value.
+     * args: 0 dy, 1 w, 2 dx; i: geometry, 14 accum */
+    RT_K_DWCONV_BWD_INPUT = 46,
+    /* dw[c, kh, kw] (+)= sum over n, oh, ow of dy[n, c, oh, ow] *
+     * x[n, c, ih, iw] (taps outside the image add nothing), in a fixed
+     * order that depends only on the parameters.
+     * args: 0 dy, 1 x, 2 dw; i: geometry, 14 accum, 15 reserved for
+     * backends (0 from callers): as GEMM's, the first image to sum, so a
+     * backend may chain launches over images (accum 1 after the first). */
+    RT_K_DWCONV_BWD_WEIGHT = 47,
+
     RT_K_COUNT
 } rt_kernel;
 

@@ -73,6 +73,9 @@ static const char *const kernel_names[RT_K_COUNT] = {
     [RT_K_ATTN_FWD] = "attn_fwd",
     [RT_K_ATTN_BWD_Q] = "attn_bwd_q",
     [RT_K_ATTN_BWD_KV] = "attn_bwd_kv",
+    [RT_K_DWCONV_FWD] = "dwconv_fwd",
+    [RT_K_DWCONV_BWD_INPUT] = "dwconv_bwd_input",
+    [RT_K_DWCONV_BWD_WEIGHT] = "dwconv_bwd_weight",
 };
 
 const char *rt_kernel_name(rt_kernel k)
@@ -831,6 +834,51 @@ static void rules_attn_bwd_kv(checker *c)
     opt_arg(c, 7, "dv", kve);
 }
 
+/* Shared by the three depthwise kernels: the x, w and y element counts. */
+static void dwconv_geometry(checker *c, int64_t *x_elems, int64_t *w_elems, int64_t *y_elems)
+{
+    int64_t batch = dim(c, 0, "batch", 0), C = dim(c, 1, "C", 0);
+    int64_t H = dim(c, 2, "H", 0), W = dim(c, 3, "W", 0);
+    int64_t KH = dim(c, 4, "KH", 1), KW = dim(c, 5, "KW", 1);
+    dim(c, 6, "SH", 1), dim(c, 7, "SW", 1);
+    dim(c, 8, "PH", 0), dim(c, 9, "PW", 0);
+    dim(c, 10, "DH", 1), dim(c, 11, "DW", 1);
+    int64_t OH = dim(c, 12, "OH", 0), OW = dim(c, 13, "OW", 0);
+    *x_elems = ELEMS(c, batch, C, H, W);
+    *w_elems = ELEMS(c, C, KH, KW);
+    *y_elems = ELEMS(c, batch, C, OH, OW);
+}
+
+static void rules_dwconv_fwd(checker *c)
+{
+    int64_t xe, we, ye;
+    dwconv_geometry(c, &xe, &we, &ye);
+    arg(c, 0, "x", xe);
+    arg(c, 1, "w", we);
+    opt_arg(c, 2, "bias", c->l->params.i[1]);
+    arg(c, 3, "y", ye);
+}
+
+static void rules_dwconv_bwd_input(checker *c)
+{
+    int64_t xe, we, ye;
+    dwconv_geometry(c, &xe, &we, &ye);
+    flag(c, 14, "accum");
+    arg(c, 0, "dy", ye);
+    arg(c, 1, "w", we);
+    arg(c, 2, "dx", xe);
+}
+
+static void rules_dwconv_bwd_weight(checker *c)
+{
+    int64_t xe, we, ye;
+    dwconv_geometry(c, &xe, &we, &ye);
+    flag(c, 14, "accum");
+    arg(c, 0, "dy", ye);
+    arg(c, 1, "x", xe);
+    arg(c, 2, "dw", we);
+}
+
 static void (*const kernel_rules[RT_K_COUNT])(checker *) = {
     [RT_K_GEMM] = rules_gemm,
     [RT_K_IM2COL] = rules_im2col,
@@ -877,6 +925,9 @@ static void (*const kernel_rules[RT_K_COUNT])(checker *) = {
     [RT_K_ATTN_FWD] = rules_attn_fwd,
     [RT_K_ATTN_BWD_Q] = rules_attn_bwd_q,
     [RT_K_ATTN_BWD_KV] = rules_attn_bwd_kv,
+    [RT_K_DWCONV_FWD] = rules_dwconv_fwd,
+    [RT_K_DWCONV_BWD_INPUT] = rules_dwconv_bwd_input,
+    [RT_K_DWCONV_BWD_WEIGHT] = rules_dwconv_bwd_weight,
 };
 
 /* Compares each view with its rule: a view the kernel touches must be
@@ -966,6 +1017,10 @@ static void check_aliasing(checker *c)
     } else if (c->l->kernel == RT_K_ADD) {
         in_place_or_apart(c, 0, 2);
         in_place_or_apart(c, 1, 2);
+    } else if (c->l->kernel == RT_K_DWCONV_FWD) {
+        apart(c, 0, 3), apart(c, 1, 3), apart(c, 2, 3);
+    } else if (c->l->kernel == RT_K_DWCONV_BWD_INPUT || c->l->kernel == RT_K_DWCONV_BWD_WEIGHT) {
+        apart(c, 0, 2), apart(c, 1, 2);
     }
 }
 

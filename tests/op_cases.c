@@ -117,6 +117,19 @@ void op_cases_conv2d(gcase_fn check)
                                            .dilation_w = 2, .pad_h = 2, .pad_w = 1}, "conv dilation 2");
     conv_case(check, 4, 5, 5, (vkt_conv2d_params){.out_channels = 4, .kernel_h = 3, .kernel_w = 3, .pad_h = 1, .pad_w = 1,
                                            .groups = 4, .bias = true}, "depthwise conv");
+    /* more depthwise (direct kernels): stride 2, no padding, dilation,
+     * no bias, rectangular kernels, sizes that fill no workgroup */
+    conv_case(check, 3, 7, 6, (vkt_conv2d_params){.out_channels = 3, .kernel_h = 3, .kernel_w = 3, .stride_h = 2,
+                                           .stride_w = 2, .pad_h = 1, .pad_w = 1, .groups = 3},
+              "depthwise stride 2 pad 1");
+    conv_case(check, 2, 8, 9, (vkt_conv2d_params){.out_channels = 2, .kernel_h = 3, .kernel_w = 3, .stride_h = 2,
+                                           .stride_w = 2, .groups = 2, .bias = true},
+              "depthwise stride 2 pad 0");
+    conv_case(check, 5, 9, 8, (vkt_conv2d_params){.out_channels = 5, .kernel_h = 3, .kernel_w = 3, .dilation_h = 2,
+                                           .dilation_w = 2, .pad_h = 2, .pad_w = 2, .groups = 5, .bias = true},
+              "depthwise dilation 2");
+    conv_case(check, 3, 6, 7, (vkt_conv2d_params){.out_channels = 3, .kernel_h = 2, .kernel_w = 3, .stride_w = 2,
+                                           .pad_w = 1, .groups = 3}, "depthwise 2x3, stride 1x2, no bias");
     conv_case(check, 4, 4, 5, (vkt_conv2d_params){.out_channels = 6, .kernel_h = 3, .kernel_w = 3, .groups = 2,
                                            .bias = true}, "grouped conv");
     conv_case(check, 3, 4, 5, (vkt_conv2d_params){.out_channels = 5, .kernel_h = 1, .kernel_w = 1, .bias = true},

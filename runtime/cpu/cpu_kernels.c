@@ -46,4 +46,7 @@ const cpu_kernel_fn cpu_kernel_table[RT_K_COUNT] = {
     [RT_K_ATTN_FWD] = cpu_attn_fwd,
     [RT_K_ATTN_BWD_Q] = cpu_attn_bwd_q,
     [RT_K_ATTN_BWD_KV] = cpu_attn_bwd_kv,
+    [RT_K_DWCONV_FWD] = cpu_dwconv_fwd,
+    [RT_K_DWCONV_BWD_INPUT] = cpu_dwconv_bwd_input,
+    [RT_K_DWCONV_BWD_WEIGHT] = cpu_dwconv_bwd_weight,
 };

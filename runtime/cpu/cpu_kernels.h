@@ -69,6 +69,9 @@ void cpu_wino_output_bwd(const cpu_kernel_args *a);
 void cpu_attn_fwd(const cpu_kernel_args *a);        /* attention.c  */
 void cpu_attn_bwd_q(const cpu_kernel_args *a);
 void cpu_attn_bwd_kv(const cpu_kernel_args *a);
+void cpu_dwconv_fwd(const cpu_kernel_args *a);      /* depthwise.c  */
+void cpu_dwconv_bwd_input(const cpu_kernel_args *a);
+void cpu_dwconv_bwd_weight(const cpu_kernel_args *a);
 
 /* Scalars buffer access (32-bit words holding floats or uint32). */
 static inline float cpu_scalar_f(const void *sc, int slot)

@@ -186,6 +186,20 @@ static int reduction_chunk(const rt_params *p)
     return per < 1 ? 1 : (per > batch ? batch : (int)per);
 }
 
+/* The depthwise weight gradient's threads each sum images x OH*OW /
+ * local items in one loop: under the same bound, a long sum is split
+ * into chained dispatches over images, each of at most about
+ * DWCONV_ITERS iterations (an image alone may exceed it). Returns the
+ * images per dispatch. */
+#define DWCONV_ITERS 32768
+
+static int dwconv_images_per_dispatch(const rt_params *p, uint32_t local)
+{
+    int64_t ohw = (int64_t)p->i[12] * p->i[13], batch = p->i[0];
+    int64_t per = ohw > 0 ? (int64_t)DWCONV_ITERS * local / ohw : batch;
+    return per < 1 ? 1 : per > batch ? (int)(batch > 0 ? batch : 1) : (int)per;
+}
+
 /* Descriptor sets, argument table rows and dispatch sizes of every
  * launch: done once, shared by the run and the profiling command buffer. */
 static vkt_status prepare(vk_backend *vb, rt_program *prog, const rt_launch *launches, int count)
@@ -258,9 +272,17 @@ static void record_launch(vk_backend *vb, VkCommandBuffer cmd, const vk_prepared
     bool split = pr->kernel == RT_K_GEMM && params->i[14];
     int total = split && params->i[8] > 1 ? params->i[8] : 1;
     int chunk = split ? reduction_chunk(params) : 1;
+    if (pr->kernel == RT_K_DWCONV_BWD_WEIGHT) {
+        total = params->i[0] > 1 ? params->i[0] : 1;
+        chunk = dwconv_images_per_dispatch(params, vb->local_size[pr->kernel]);
+    }
     for (int b0 = 0; b0 < total; b0 += chunk) {
         rt_params part = *params;
-        if (chunk < total) { /* one link of a split reduction */
+        if (pr->kernel == RT_K_DWCONV_BWD_WEIGHT) { /* images [b0, b1), continuing the sum in dw */
+            part.i[15] = b0;
+            part.i[0] = b0 + chunk < params->i[0] ? b0 + chunk : params->i[0];
+            part.i[14] = b0 == 0 ? params->i[14] : 1;
+        } else if (chunk < total) { /* one link of a split reduction */
             int b1 = b0 + chunk < total ? b0 + chunk : total;
             part.i[15] = b0;
             part.i[8] = b1;

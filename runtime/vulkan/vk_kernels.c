@@ -75,6 +75,8 @@ ITEMS(grid_wino_output, u(i[0]) * u(i[1]) * ((u(i[2]) + 1) / 2) * ((u(i[3]) + 1)
 /* Attention: a thread per element of a [batch, heads, T, D] row set. */
 ITEMS(grid_attn_q, u(i[0]) * u(i[1]) * u(i[2]) * u(i[4]))
 ITEMS(grid_attn_kv, u(i[0]) * u(i[1]) * u(i[3]) * u(i[4]))
+ITEMS(grid_dwconv_out, u(i[0]) * u(i[1]) * u(i[12]) * u(i[13]))
+ROWS(grid_dwconv_weights, u(i[1]) * u(i[4]) * u(i[5]))
 
 static void grid_gemm(const rt_params *p, uint32_t local, uint32_t g[3])
 {
@@ -142,6 +144,9 @@ static const vk_kernel_info kernel_table[RT_K_COUNT] = {
     K(RT_K_ATTN_FWD, attn_fwd, 128, grid_attn_q),
     K(RT_K_ATTN_BWD_Q, attn_bwd_q, 128, grid_attn_q),
     K(RT_K_ATTN_BWD_KV, attn_bwd_kv, 128, grid_attn_kv),
+    K(RT_K_DWCONV_FWD, dwconv_fwd, 128, grid_dwconv_out),
+    K(RT_K_DWCONV_BWD_INPUT, dwconv_bwd_input, 128, grid_col2im),
+    K(RT_K_DWCONV_BWD_WEIGHT, dwconv_bwd_weight, 128, grid_dwconv_weights),
 };
 
 const vk_kernel_info *vk_kernel_get(rt_kernel k)

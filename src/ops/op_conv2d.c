@@ -1,7 +1,10 @@
 /* Conv2d (torch.nn.Conv2d): stride, padding, dilation and groups, so
  * depthwise convolution is groups == in_channels.
  *
- * Lowered to im2col + GEMM per group, batched over images. The column
+ * Depthwise convolutions (groups == in == out channels) run direct
+ * kernels, one launch each for forward, input and weight gradient
+ * (RT_K_DWCONV_*), with no column buffer. Other convolutions are
+ * lowered to im2col + GEMM per group, batched over images. The column
  * buffer is a temporary: backward rebuilds it from the saved input rather
  * than keeping it alive across the step (the input is KH*KW times smaller).
  * A 1x1 convolution with stride 1 and no padding uses the input directly.
@@ -121,6 +124,50 @@ static rt_params im2col_params(const node *n, int batch)
     return p;
 }
 
+/* Whether the node takes the direct depthwise kernels: groups == in ==
+ * out channels. A sparse channel update (whose gradient rows the
+ * im2col path gathers) and LoRA adapters (1x1 ungrouped only, so at
+ * most a one-channel layer) keep the im2col path. */
+static bool depthwise_of(const emit_ctx *e, const node *n)
+{
+    const int *a = n->iattr;
+    return a[A_GROUPS] == a[A_CIN] && a[A_COUT] == a[A_CIN] && !ec_param_rows(e, n->params[0]) && !n->lora_rank;
+}
+
+/* One launch for the whole batch: y = depthwise(x, w) + b. Reads only
+ * x, w and b. */
+static void depthwise_forward(emit_ctx *e, const node *n, const conv_geom *c, int w, int b, int y)
+{
+    rt_params p = im2col_params(n, c->batch);
+    size_t x_elems = (size_t)c->batch * (size_t)c->cin * c->hw, y_elems = (size_t)c->batch * (size_t)c->cout * c->ohw;
+    plan_arg args[4] = {arg_at(ec_value(e, n->inputs[0]), 0, x_elems), arg_at(w, 0, (size_t)c->cin * c->kk),
+                        b >= 0 ? arg_at(b, 0, (size_t)c->cout) : arg_none(), arg_at(y, 0, y_elems)};
+    ec_emit_args(e, RT_K_DWCONV_FWD, &p, 4, args);
+}
+
+/* dW (+)= from dY and the saved x; dX (+)= from dY and w (a gather, no
+ * column buffer). Either may be skipped (slot -1). */
+static void depthwise_backward(emit_ctx *e, const node *n, const conv_geom *c, int dy, int dw, int dw_acc, int dx,
+                               int dx_acc)
+{
+    size_t x_elems = (size_t)c->batch * (size_t)c->cin * c->hw, y_elems = (size_t)c->batch * (size_t)c->cout * c->ohw;
+    size_t w_elems = (size_t)c->cin * c->kk;
+    if (dw >= 0) {
+        rt_params p = im2col_params(n, c->batch);
+        p.i[14] = dw_acc;
+        plan_arg args[3] = {arg_at(dy, 0, y_elems), arg_at(ec_value(e, n->inputs[0]), 0, x_elems),
+                            arg_at(dw, 0, w_elems)};
+        ec_emit_args(e, RT_K_DWCONV_BWD_WEIGHT, &p, 3, args);
+    }
+    if (dx >= 0) {
+        rt_params p = im2col_params(n, c->batch);
+        p.i[14] = dx_acc;
+        plan_arg args[3] = {arg_at(dy, 0, y_elems), arg_at(ec_param(e, n->params[0]), 0, w_elems),
+                            arg_at(dx, 0, x_elems)};
+        ec_emit_args(e, RT_K_DWCONV_BWD_INPUT, &p, 3, args);
+    }
+}
+
 
 static int chunk_images(const conv_geom *c)
 {
@@ -172,6 +219,10 @@ static void conv_forward(emit_ctx *e, const node *n, int id)
     if (winograd_of(e, n, c.batch, &wc)) {
         bool dw = ec_runs_backward(e, id) && ec_param_trainable(e, n->params[0]);
         wino_conv_forward(e, &wc, id, dw, ec_value(e, n->inputs[0]), w, b, y);
+        return;
+    }
+    if (depthwise_of(e, n)) {
+        depthwise_forward(e, n, &c, w, b, y);
         return;
     }
     int chunk = chunk_images(&c), temp = column_temp(e, &c, chunk);
@@ -297,6 +348,15 @@ static void conv_backward(emit_ctx *e, const node *n, int id)
         if (ec_needs_grad(e, n->inputs[0]))
             dx = ec_grad(e, n->inputs[0], &dx_acc);
         wino_conv_backward(e, &wc, id, ec_param(e, wp), dy, dw, dw_acc, dx, dx_acc);
+        return;
+    }
+    if (depthwise_of(e, n)) {
+        int dw = -1, dw_acc = 0, dx = -1, dx_acc = 0;
+        if (ec_param_trainable(e, wp))
+            dw = ec_param_grad(e, wp, &dw_acc);
+        if (ec_needs_grad(e, n->inputs[0]))
+            dx = ec_grad(e, n->inputs[0], &dx_acc);
+        depthwise_backward(e, n, &c, dy, dw, dw_acc, dx, dx_acc);
         return;
     }
     if (ec_param_trainable(e, wp)) {
