@@ -7,6 +7,7 @@
 #include "update_harness.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,45 +173,13 @@ static void test_every_codec_combination(void **state)
     }
 }
 
-/* Dense fp32 (every stage off) is bit-exact. */
-static void test_dense_fp32_is_exact(void **state)
+/* Encodes small_model with codec `c` and checks what arrives: tensors
+ * of at most whole_up_to elements bit-exact, larger ones as exactly
+ * their top-k count of values (c has no int8 stage). */
+static void check_sent(const vkt_update_codec *c, size_t whole_up_to)
 {
-    (void)state;
-    vkt_update_codec c = {0};
     uh_env e;
-    uh_env_init(&e, &c);
-    uh_model base, trained;
-    small_model(&base, &trained);
-    uint8_t *pkt;
-    size_t size;
-    uh_encode(&e, &base, &trained, &pkt, &size);
-    vkt_update *u;
-    assert_int_equal(vkt_update_receive(e.rx, pkt, size, &u), VKT_OK);
-    for (int i = 0; i < base.count; i++) {
-        vkt_update_tensor t;
-        assert_int_equal(vkt_update_find_tensor(u, base.t[i].name, &t), VKT_OK);
-        for (size_t j = 0; j < uh_numel(&base.t[i]); j++) {
-            float d = trained.t[i].values[j] - base.t[i].values[j];
-            assert_memory_equal(&t.values[j], &d, sizeof d);
-        }
-    }
-    vkt_update_destroy(u);
-    vkt_update_packet_free(pkt);
-    uh_model_free(&base);
-    uh_model_free(&trained);
-    uh_env_free(&e);
-}
-
-/* topkmin: tensors up to the threshold arrive whole (exact without int8),
- * larger ones as their top k. */
-static void test_topk_min_numel(void **state)
-{
-    (void)state;
-    vkt_update_codec c = {0};
-    assert_int_equal(vkt_update_codec_parse("topk=0.05,topkmin=64", &c), VKT_OK);
-    assert_true(c.topk_min_numel == 64);
-    uh_env e;
-    uh_env_init(&e, &c);
+    uh_env_init(&e, c);
     uh_model base, trained;
     small_model(&base, &trained);
     uint8_t *pkt;
@@ -225,16 +194,36 @@ static void test_topk_min_numel(void **state)
         for (size_t j = 0; j < n; j++) {
             float d = trained.t[i].values[j] - base.t[i].values[j];
             nonzero += t.values[j] != 0.0f;
-            if (n <= 64)
+            if (n <= whole_up_to)
                 assert_memory_equal(&t.values[j], &d, sizeof d);
         }
-        assert_int_equal(nonzero, n <= 64 ? n : (size_t)ceil((double)c.topk_fraction * (double)n));
+        if (n > whole_up_to)
+            assert_int_equal(nonzero, (size_t)ceil((double)c->topk_fraction * (double)n));
     }
     vkt_update_destroy(u);
     vkt_update_packet_free(pkt);
     uh_model_free(&base);
     uh_model_free(&trained);
     uh_env_free(&e);
+}
+
+/* Dense fp32 (every stage off) is bit-exact. */
+static void test_dense_fp32_is_exact(void **state)
+{
+    (void)state;
+    vkt_update_codec c = {0};
+    check_sent(&c, SIZE_MAX);
+}
+
+/* topkmin: tensors up to the threshold arrive whole (exact without int8),
+ * larger ones as their top k. */
+static void test_topk_min_numel(void **state)
+{
+    (void)state;
+    vkt_update_codec c = {0};
+    assert_int_equal(vkt_update_codec_parse("topk=0.05,topkmin=64", &c), VKT_OK);
+    assert_true(c.topk_min_numel == 64);
+    check_sent(&c, 64);
 }
 
 /* ---- tampering --------------------------------------------------------- */
