@@ -28,7 +28,7 @@ echo "base: cnn trained on classes 0-4 for $base_epochs epochs:" \
 echo
 echo "| policy | trained params | planned MB | samples/s | acc 5-9 % | acc 0-4 % |"
 echo "|---|---:|---:|---:|---:|---:|"
-for policy in full last:1 bias lora:4 channels:0.25; do
+for policy in full last:1 bias bias+last:1 lora:4 lora:4+last:1 channels:0.25; do
   out="$work/ft.safetensors"
   "$vktrain" train --model cnn --device "$device" --classes 5-9 --epochs "$ft_epochs" --quiet \
     --init "$work/base.safetensors" --policy "$policy" --merge-lora --save "$out" --log "$work/ft.jsonl"

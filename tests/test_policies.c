@@ -70,8 +70,9 @@ static const vkt_trainable_set policies[] = {
     {.policy = VKT_TRAIN_LAST_K, .count = 2},
     {.policy = VKT_TRAIN_BIAS},
     {.policy = VKT_TRAIN_NAMED, .names = conv2_names, .count = 1},
+    {.policy = VKT_TRAIN_BIAS, .head_layers = 1},
 };
-static const char *const policy_names[] = {"last:1", "last:2", "bias", "named conv2 weight"};
+static const char *const policy_names[] = {"last:1", "last:2", "bias", "named conv2 weight", "bias+last:1"};
 
 static void test_gradients_equal_full_backprop(void **state)
 {
@@ -99,6 +100,9 @@ static void test_gradients_equal_full_backprop(void **state)
                 fail_msg("%s: gradient of %s differs from full backprop", policy_names[p], n.g->params[i].name);
         }
         assert_true(trained > 0);
+        if (policies[p].head_layers) /* the head trains whole, other weights stay */
+            assert_true(tr->trainable[graph_param_find(n.g, "6.weight")] &&
+                        !tr->trainable[graph_param_find(n.g, "3.weight")]);
         gh_free(n.g, &part);
         vkt_trainer_destroy(tr);
     }
@@ -336,8 +340,14 @@ static void test_policy_parse(void **state)
     assert_true(s.fraction == 0.25f);
     assert_int_equal(vkt_trainable_parse("auto", &s), VKT_OK);
     assert_int_equal(s.policy, VKT_TRAIN_AUTO);
+    assert_int_equal(vkt_trainable_parse("bias+last:1", &s), VKT_OK);
+    assert_true(s.policy == VKT_TRAIN_BIAS && s.head_layers == 1);
+    assert_int_equal(vkt_trainable_parse("lora:4+last:2", &s), VKT_OK);
+    assert_true(s.policy == VKT_TRAIN_LORA && s.lora_rank == 4 && s.head_layers == 2);
     static const char *const bad[] = {"", "Full", "last:", "last:0", "last:-1", "last:2x", "lora:0", "lora:1025",
-                                      "channels:0", "channels:1.5", "channels:nan", "channels:", "bias ", "auto:1"};
+                                      "channels:0", "channels:1.5", "channels:nan", "channels:", "bias ", "auto:1",
+                                      "full+last:1", "last:1+last:1", "bias+", "bias+last:0", "bias+lora:2",
+                                      "bias+last:1+last:1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (vkt_trainable_parse(bad[i], &s) != VKT_ERR_INVALID_ARG)
             fail_msg("'%s' accepted", bad[i]);

@@ -89,11 +89,16 @@ typedef struct vkt_trainable_set {
     float fraction;           /* CHANNELS: in (0, 1]                     */
     int lora_rank;            /* LORA: rank, filled by vkt_trainable_parse
                                  for the app to pass to vkt_graph_add_lora */
+    /* BIAS, LORA: also train the last head_layers layers in full, as
+     * TinyTL and LoRA fine-tuning train a new task's classifier ("+last:K"
+     * in the text form). 0: none. */
+    int head_layers;
 } vkt_trainable_set;
 
 /* Parse a policy as the tools write it: "full", "bias", "last:K",
- * "channels:FRAC" (0 < FRAC <= 1), "lora:R" (1 <= R <= 1024) or "auto".
- * VKT_ERR_INVALID_ARG (with vkt_last_error) for anything else. */
+ * "channels:FRAC" (0 < FRAC <= 1), "lora:R" (1 <= R <= 1024) or "auto";
+ * "bias" and "lora:R" may end in "+last:K" (head_layers). VKT_ERR_INVALID_ARG
+ * (with vkt_last_error) for anything else. */
 vkt_status vkt_trainable_parse(const char *text, vkt_trainable_set *out);
 
 typedef struct vkt_trainer_options {

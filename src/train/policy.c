@@ -31,41 +31,64 @@ static bool parse_fraction(const char *text, float *out)
     return true;
 }
 
-vkt_status vkt_trainable_parse(const char *text, vkt_trainable_set *out)
+/* The policy before any "+last:K"; false for an unknown one. */
+static bool parse_base(const char *text, vkt_trainable_set *out)
 {
-    if (!out)
-        return rt_error(VKT_ERR_INVALID_ARG, "vkt_trainable_parse: out is NULL");
-    *out = (vkt_trainable_set){VKT_TRAIN_ALL, NULL, 0, 0.0f, 0};
     long v;
-    if (!text)
-        return rt_error(VKT_ERR_INVALID_ARG, "vkt_trainable_parse: text is NULL");
     if (strcmp(text, "full") == 0)
-        return VKT_OK;
+        return true;
     if (strcmp(text, "bias") == 0) {
         out->policy = VKT_TRAIN_BIAS;
-        return VKT_OK;
+        return true;
     }
     if (strcmp(text, "auto") == 0) {
         out->policy = VKT_TRAIN_AUTO;
-        return VKT_OK;
+        return true;
     }
     if (strncmp(text, "last:", 5) == 0 && parse_long(text + 5, 1, 100000, &v)) {
         out->policy = VKT_TRAIN_LAST_K;
         out->count = (int)v;
-        return VKT_OK;
+        return true;
     }
     if (strncmp(text, "lora:", 5) == 0 && parse_long(text + 5, 1, 1024, &v)) {
         out->policy = VKT_TRAIN_LORA;
         out->lora_rank = (int)v;
-        return VKT_OK;
+        return true;
     }
     if (strncmp(text, "channels:", 9) == 0 && parse_fraction(text + 9, &out->fraction)) {
         out->policy = VKT_TRAIN_CHANNELS;
-        return VKT_OK;
+        return true;
     }
+    return false;
+}
+
+vkt_status vkt_trainable_parse(const char *text, vkt_trainable_set *out)
+{
+    if (!out)
+        return rt_error(VKT_ERR_INVALID_ARG, "vkt_trainable_parse: out is NULL");
+    *out = (vkt_trainable_set){VKT_TRAIN_ALL, NULL, 0, 0.0f, 0, 0};
+    if (!text)
+        return rt_error(VKT_ERR_INVALID_ARG, "vkt_trainable_parse: text is NULL");
+    char base[64];
+    const char *plus = strchr(text, '+');
+    size_t n = plus ? (size_t)(plus - text) : strlen(text);
+    long head = 0;
+    bool ok = n < sizeof base;
+    if (ok) {
+        memcpy(base, text, n);
+        base[n] = '\0';
+        ok = parse_base(base, out);
+    }
+    if (ok && plus)
+        ok = (out->policy == VKT_TRAIN_BIAS || out->policy == VKT_TRAIN_LORA) && strncmp(plus + 1, "last:", 5) == 0 &&
+             parse_long(plus + 6, 1, 100000, &head);
+    out->head_layers = (int)head;
+    if (ok)
+        return VKT_OK;
+    *out = (vkt_trainable_set){VKT_TRAIN_ALL, NULL, 0, 0.0f, 0, 0};
     return rt_error(VKT_ERR_INVALID_ARG,
                     "invalid policy '%s' (expected full, bias, last:K with K >= 1, channels:FRAC with 0 < FRAC <= 1, "
-                    "lora:R with 1 <= R <= 1024, or auto)",
+                    "lora:R with 1 <= R <= 1024, or auto; bias and lora:R may add +last:K)",
                     text);
 }
 
@@ -106,7 +129,7 @@ static vkt_status mark_named(const vkt_graph *g, const vkt_trainable_set *set, b
     return VKT_OK;
 }
 
-vkt_status policy_resolve(const vkt_graph *g, const vkt_trainable_set *set, bool *trainable)
+static vkt_status resolve_base(const vkt_graph *g, const vkt_trainable_set *set, bool *trainable)
 {
     vkt_trainable_policy policy = set ? set->policy : VKT_TRAIN_ALL;
     bool adapters = false;
@@ -139,6 +162,18 @@ vkt_status policy_resolve(const vkt_graph *g, const vkt_trainable_set *set, bool
         return VKT_OK;
     default: return rt_error(VKT_ERR_INVALID_ARG, "unknown trainable policy %d", (int)policy);
     }
+}
+
+vkt_status policy_resolve(const vkt_graph *g, const vkt_trainable_set *set, bool *trainable)
+{
+    vkt_status st = resolve_base(g, set, trainable);
+    int head = set ? set->head_layers : 0;
+    if (st != VKT_OK || head == 0)
+        return st;
+    if (head < 0 || (set->policy != VKT_TRAIN_BIAS && set->policy != VKT_TRAIN_LORA))
+        return rt_error(VKT_ERR_INVALID_ARG, "head_layers %d: only bias and LoRA policies add whole layers", head);
+    mark_last_layers(g, head, trainable);
+    return VKT_OK;
 }
 
 /* The weight of a linear or ungrouped conv layer: its rows are output

@@ -143,6 +143,9 @@ const char *cli_policy_text(const vkt_trainable_set *set, char *buf, size_t size
     case VKT_TRAIN_NAMED: snprintf(buf, size, "%d named", set->count); break;
     case VKT_TRAIN_AUTO: snprintf(buf, size, "auto"); break;
     }
+    size_t used = strlen(buf);
+    if (set->head_layers > 0 && used < size)
+        snprintf(buf + used, size - used, "+last:%d", set->head_layers);
     return buf;
 }
 
@@ -521,7 +524,8 @@ static void print_train_usage(FILE *stream)
           "                           pass: full, bias, last:K (the last K layers), lora:R (rank-R\n"
           "                           adapters on every linear and 1x1 conv, base frozen),\n"
           "                           channels:FRAC (that fraction of each layer's output channels),\n"
-          "                           auto (the largest set within --memory-budget)\n"
+          "                           auto (the largest set within --memory-budget); bias and lora:R\n"
+          "                           may add +last:K to train the last K layers (a new head) too\n"
           "  --lora-alpha X           LoRA scale numerator: adapters add (X / R) B A x (default 2R)\n"
           "  --memory-budget BYTES    refuse a training step planned over BYTES (e.g. 512K, 4M)\n"
           "  --fp16                   keep activations saved for backward in fp16 (fp32 math)\n"
