@@ -197,14 +197,16 @@ typedef enum rt_kernel {
      * args: 0 logits, 1 labels (int), 2 probs, 3 scalars
      * i: 0 N, 1 C; f: 0 smoothing */
     RT_K_SOFTMAX_CE_FWD = 25,
-    /* dlogits (+)= (p - q) / N. args: 0 probs, 1 labels, 2 dlogits
-     * i: 0 N, 1 C, 2 accum; f: 0 smoothing */
+    /* dlogits (+)= (p - q) / M, M = i[3] if > 0 (the whole batch when
+     * these N rows are one micro-batch of it), else N.
+     * args: 0 probs, 1 labels, 2 dlogits
+     * i: 0 N, 1 C, 2 accum, 3 mean_over; f: 0 smoothing */
     RT_K_SOFTMAX_CE_BWD = 26,
     /* loss = mean over N*D of (pred - target)^2; scalars as CE (no
      * CORRECT). args: 0 pred, 1 target, 2 scalars; i: 0 N, 1 D */
     RT_K_MSE_FWD = 27,
-    /* dpred (+)= 2 (pred - target) / (N*D).
-     * args: 0 pred, 1 target, 2 dpred; i: 0 N, 1 D, 2 accum */
+    /* dpred (+)= 2 (pred - target) / (M*D), M as SOFTMAX_CE_BWD's.
+     * args: 0 pred, 1 target, 2 dpred; i: 0 N, 1 D, 2 accum, 3 mean_over */
     RT_K_MSE_BWD = 28,
 
     /* norm = sqrt(sum g^2) over count elements; scalars GRAD_NORM = norm,

@@ -15,6 +15,7 @@ void rules_softmax_ce_bwd(checker *c)
 {
     int64_t N = dim(c, 0, "N", 1), C = dim(c, 1, "C", 1);
     flag(c, 2, "accum");
+    dim(c, 3, "mean_over", 0);
     frange(c, 0, "smoothing", 0, 1, false);
     arg(c, 0, "probs", ELEMS(c, N, C));
     arg(c, 1, "labels", N);
@@ -33,6 +34,7 @@ void rules_mse_bwd(checker *c)
 {
     int64_t n = ELEMS(c, dim(c, 0, "N", 1), dim(c, 1, "D", 1));
     flag(c, 2, "accum");
+    dim(c, 3, "mean_over", 0);
     arg(c, 0, "pred", n);
     arg(c, 1, "target", n);
     arg(c, 2, "dpred", n);

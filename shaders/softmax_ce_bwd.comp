@@ -1,5 +1,5 @@
 #version 450
-// RT_K_SOFTMAX_CE_BWD: dlogits (+)= (p - q) / N with
+// RT_K_SOFTMAX_CE_BWD: dlogits (+)= (p - q) / M (M = i[3] if > 0, else N) with
 // q = (1-s) onehot(label) + s/C; a row whose label is outside [0, C)
 // gets no gradient (zeros, or left as is when accumulating).
 // Geometry: ITEMS(N*C).
@@ -26,7 +26,7 @@ void main()
         return;
     }
     float smoothing = p.f[0];
-    float inv_n = 1.0 / float(N);
+    float inv_n = 1.0 / float(p.i[3] > 0 ? uint(p.i[3]) : N);
     float v = (probs[arg_offset(0u) + idx] - smoothing / float(C)) * inv_n;
     if (acc)
         v += dlogits[o];

@@ -199,7 +199,7 @@ void cpu_softmax_ce_bwd(const cpu_kernel_args *a)
         .labels = a->args[1],
         .dlogits = a->args[2],
         .C = a->p->i[1],
-        .inv_n = 1.0f / (float)a->p->i[0],
+        .inv_n = 1.0f / (float)(a->p->i[3] > 0 ? a->p->i[3] : a->p->i[0]),
         .smoothing = a->p->f[0],
         .accum = a->p->i[2],
     };
@@ -276,6 +276,7 @@ static void mse_bwd_range(void *ctx, int64_t begin, int64_t end, int thread)
 void cpu_mse_bwd(const cpu_kernel_args *a)
 {
     int64_t count = (int64_t)a->p->i[0] * a->p->i[1];
-    mse_bwd_job j = {a->args[0], a->args[1], a->args[2], (float)(2.0 / (double)count), a->p->i[2]};
+    int64_t mean_over = (int64_t)(a->p->i[3] > 0 ? a->p->i[3] : a->p->i[0]) * a->p->i[1];
+    mse_bwd_job j = {a->args[0], a->args[1], a->args[2], (float)(2.0 / (double)mean_over), a->p->i[2]};
     cpu_parallel_for(a->pool, count, 4 * MIN_BLOCK_ELEMS, mse_bwd_range, &j);
 }
