@@ -91,7 +91,7 @@ static int run_plan(rt_backend *be, const vkt_graph *g, int loss, int batch, boo
     for (int i = 0; i < g->param_count; i++)
         trainable[i] = trainable[i] && !frozen_bn_weight(g, i);
     compile_request req = {g, loss, batch, true, trainable, NULL, backward, probe, false, NULL, false, gh_plain_memory,
-                           gh_col_chunk_bytes, gh_freeze_bn, gh_prefix_chunk};
+                           gh_col_chunk_bytes, gh_freeze_bn, gh_prefix_chunk, 0};
     int rc = -1;
     if (setup(be, g, batch, inputs, seed, b) == 0 && compile_plan(pl, &req) == VKT_OK) {
         plan_bindings pb = {b->params, b->grads, b->opt, b->inputs, b->scalars, b->param_off, b->grad_off,

@@ -93,7 +93,7 @@ static void compile_case(const gcase *c, bool plain, plan *pl)
         trainable[i] = !c->g->params[i].is_state;
     int probe = c->g->nodes[c->loss].inputs[0];
     compile_request req = {c->g, c->loss, c->batch, true, trainable, NULL, true, probe, false, NULL, false, plain, 0,
-                           false, 0};
+                           false, 0, 0};
     assert_int_equal(compile_plan(pl, &req), VKT_OK);
     pl->trainable = NULL;
     free(trainable);

@@ -64,17 +64,18 @@ static vkt_graph *build_for(const char *policy, vkt_trainable_set *set, vkt_tens
     return g;
 }
 
-/* "POLICY[+recompute][+freeze]": the policy and trainer options
+/* "POLICY[+recompute][+freeze][+micro]": the policy and trainer options
  * (+freeze: frozen batch norm statistics and the frozen prefix in
- * chunks of 2 samples). */
+ * chunks of 2 samples; +micro: steps in micro-batches of 4 samples). */
 typedef struct variant {
     char policy[32];
-    bool recompute, freeze;
+    bool recompute, freeze, micro;
 } variant;
 
 static variant variant_of(const char *text)
 {
-    variant v = {{0}, strstr(text, "+recompute") != NULL, strstr(text, "+freeze") != NULL};
+    variant v = {{0}, strstr(text, "+recompute") != NULL, strstr(text, "+freeze") != NULL,
+                 strstr(text, "+micro") != NULL};
     size_t n = strcspn(text, "+");
     assert_true(n < sizeof v.policy);
     memcpy(v.policy, text, n);
@@ -91,6 +92,7 @@ static vkt_graph *train(vkt_context *ctx, const char *text)
     vkt_graph *g = build_for(v.policy, &set, &loss);
     vkt_trainer_options to = {.trainable = &set, .batch_size = BATCH, .recompute = v.recompute,
                               .freeze_bn_stats = v.freeze, .frozen_chunk = v.freeze ? 2 : -1,
+                              .micro_batch = v.micro ? 4 : 0,
                               .optimizer = {.kind = VKT_OPT_ADAMW, .lr = 0.01f, .weight_decay = 0.01f}};
     vkt_trainer *tr;
     if (vkt_trainer_create(ctx, g, loss, &to, &tr) != VKT_OK)
@@ -162,6 +164,7 @@ POLICY_TEST(test_channels, "channels:0.4")
 POLICY_TEST(test_recompute, "full+recompute")
 POLICY_TEST(test_bias_frozen_bn, "bias+freeze")
 POLICY_TEST(test_last_chunked, "last:2+freeze")
+POLICY_TEST(test_micro_batches, "bias+freeze+micro")
 
 int main(void)
 {
@@ -172,6 +175,7 @@ int main(void)
         cmocka_unit_test(test_full), cmocka_unit_test(test_bias),     cmocka_unit_test(test_last),
         cmocka_unit_test(test_lora), cmocka_unit_test(test_channels), cmocka_unit_test(test_recompute),
         cmocka_unit_test(test_bias_frozen_bn), cmocka_unit_test(test_last_chunked),
+        cmocka_unit_test(test_micro_batches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

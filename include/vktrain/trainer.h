@@ -141,6 +141,15 @@ typedef struct vkt_trainer_options {
      * (the smallest plan, halving the chunk down to 4 samples while that
      * saves at least 10% of the step's planned memory); -1: never. */
     int frozen_chunk;
+    /* > 0 and below batch_size: each step runs forward and backward this
+     * many samples at a time and sums the gradients (gradient
+     * accumulation), so activation memory is a micro-batch's while the
+     * update is the whole batch's (losses average over the whole batch;
+     * results match a whole-batch step up to the order of the sums).
+     * Gradients then persist for the whole step. Refused by compile for
+     * graphs whose layers mix samples (batch statistics: see
+     * freeze_bn_stats; dropout) and with fp16_activations. 0: off. */
+    int micro_batch;
 } vkt_trainer_options;
 
 /* `loss` must be a loss tensor of `graph`. The graph must outlive the

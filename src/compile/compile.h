@@ -27,6 +27,8 @@ typedef struct compile_request {
     bool freeze_bn;      /* training plans: batch norm with a frozen weight uses running statistics */
     int prefix_chunk;    /* training plans: run the frozen prefix this many samples at a time
                             (prefix_chunks.c); 0: the whole batch */
+    int micro_batch;     /* training plans: forward and backward this many samples at a time,
+                            gradients accumulated (needs persistent gradients); 0: the whole batch */
 } compile_request;
 
 vkt_status compile_plan(plan *pl, const compile_request *req);

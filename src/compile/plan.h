@@ -118,6 +118,9 @@ typedef struct plan {
     /* Batch norm layers with a frozen weight normalise with their running
      * statistics in training plans too (compile_request.freeze_bn). */
     bool freeze_bn;
+    /* Losses average over this many samples (the whole batch while the
+     * plan emits one micro-batch of it); 0: the plan's batch. */
+    int mean_over;
     /* Per node: its value lived only inside a chunk of the frozen
      * prefix and is gone (reading it later is an internal error). */
     bool *chunk_local;
@@ -164,6 +167,8 @@ bool ec_training(const emit_ctx *e);
 /* Whether training plans freeze batch norm statistics of layers with a
  * frozen weight (see plan.freeze_bn). */
 bool ec_freeze_bn(const emit_ctx *e);
+/* The sample count a loss's mean runs over (kernels' mean_over). */
+int ec_mean_over(const emit_ctx *e);
 /* Whether saved tensors may take their compact forms (byte argmax). */
 bool ec_compact_saved(const emit_ctx *e);
 bool ec_runs_backward(const emit_ctx *e, int node_id);
@@ -198,8 +203,8 @@ void plan_free(plan *pl, rt_backend *be);
 vkt_status plan_store_half(plan *pl, int forward_end);
 /* ReLU and ReLU6 backward read a one-bit derivative mask that forward
  * writes, instead of the output, when no other backward launch reads
- * that output (relu_mask.c); forward_end as for plan_store_half. */
-vkt_status plan_relu_masks(plan *pl, int forward_end);
+ * that output (relu_mask.c). */
+vkt_status plan_relu_masks(plan *pl);
 /* Elementwise outputs (activations, add) take the memory of an arena
  * input whose last use is that launch (in_place.c). Run it once
  * lifetimes are final. */

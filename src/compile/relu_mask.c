@@ -25,12 +25,13 @@ static bool is_piecewise(int act)
     return act == RT_ACT_RELU || act == RT_ACT_RELU6;
 }
 
-/* The forward launch that writes slot y with ACT_FWD, or -1. */
-static int forward_of(const plan *pl, int forward_end, int y)
+/* The forward launch before `before` that writes slot y with ACT_FWD,
+ * or -1 (a recomputation in backward does not count). */
+static int forward_of(const plan *pl, int before, int y)
 {
-    for (int i = forward_end - 1; i >= 0; i--) {
+    for (int i = before - 1; i >= 0; i--) {
         const plan_launch *l = &pl->launches[i];
-        if (l->kernel == RT_K_ACT_FWD && l->nargs >= 2 && l->args[1].slot == y)
+        if (l->phase == PLAN_FORWARD && l->kernel == RT_K_ACT_FWD && l->nargs >= 2 && l->args[1].slot == y)
             return whole(&l->args[0]) && whole(&l->args[1]) && is_piecewise(l->params.i[1]) && !l->params.i[2]
                        ? i
                        : -1;
@@ -38,14 +39,15 @@ static int forward_of(const plan *pl, int forward_end, int y)
     return -1;
 }
 
-vkt_status plan_relu_masks(plan *pl, int forward_end)
+vkt_status plan_relu_masks(plan *pl)
 {
-    /* How many backward launches read each slot. */
+    /* How many backward (and optimizer) launches read each slot. Phases,
+     * not positions: micro-batches interleave forward and backward. */
     int *readers = calloc((size_t)pl->slot_count + 1, sizeof *readers);
     if (!readers)
         return rt_error(VKT_ERR_NO_MEMORY, "out of memory planning");
-    for (int i = forward_end; i < pl->launch_count; i++)
-        for (int a = 0; a < pl->launches[i].nargs; a++) {
+    for (int i = 0; i < pl->launch_count; i++)
+        for (int a = 0; pl->launches[i].phase != PLAN_FORWARD && a < pl->launches[i].nargs; a++) {
             int s = pl->launches[i].args[a].slot;
             bool again = false; /* count a launch once per slot */
             for (int b = 0; b < a; b++)
@@ -54,13 +56,13 @@ vkt_status plan_relu_masks(plan *pl, int forward_end)
                 readers[s]++;
         }
     int nslots = pl->slot_count; /* masks added below need no count */
-    for (int i = forward_end; i < pl->launch_count && pl->error == VKT_OK; i++) {
+    for (int i = 0; i < pl->launch_count && pl->error == VKT_OK; i++) {
         plan_launch *b = &pl->launches[i];
-        if (b->kernel != RT_K_ACT_BWD || !is_piecewise(b->params.i[1]) || b->params.i[3] || b->nargs < 4 ||
+        if (b->phase == PLAN_FORWARD || b->kernel != RT_K_ACT_BWD || !is_piecewise(b->params.i[1]) || b->params.i[3] || b->nargs < 4 ||
             !whole(&b->args[1]) || b->args[0].slot >= 0)
             continue;
         int y = b->args[1].slot;
-        int f = y < nslots && readers[y] == 1 && pl->slots[y].kind == SLOT_ARENA ? forward_of(pl, forward_end, y) : -1;
+        int f = y < nslots && readers[y] == 1 && pl->slots[y].kind == SLOT_ARENA ? forward_of(pl, i, y) : -1;
         if (f < 0)
             continue;
         int32_t count = b->params.i[0];

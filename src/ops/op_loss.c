@@ -48,7 +48,7 @@ static void ce_backward(emit_ctx *e, const node *n, int id)
     rt_params p = rt_params_zero();
     int acc;
     int dlogits = ec_grad(e, n->inputs[0], &acc);
-    p.i[0] = ec_batch(e), p.i[1] = n->iattr[0], p.i[2] = acc;
+    p.i[0] = ec_batch(e), p.i[1] = n->iattr[0], p.i[2] = acc, p.i[3] = ec_mean_over(e);
     p.f[0] = n->fattr[0];
     int slots[3] = {ec_saved(e, id, SAVED_PROBS, 0), ec_value(e, n->inputs[1]), dlogits};
     ec_emit(e, RT_K_SOFTMAX_CE_BWD, &p, 3, slots);
@@ -97,7 +97,7 @@ static void mse_backward(emit_ctx *e, const node *n, int id)
         rt_params p = rt_params_zero();
         int acc;
         int d = ec_grad(e, n->inputs[k], &acc);
-        p.i[0] = ec_batch(e), p.i[1] = n->iattr[0], p.i[2] = acc;
+        p.i[0] = ec_batch(e), p.i[1] = n->iattr[0], p.i[2] = acc, p.i[3] = ec_mean_over(e);
         int slots[3] = {ec_value(e, n->inputs[k]), ec_value(e, n->inputs[1 - k]), d};
         ec_emit(e, RT_K_MSE_BWD, &p, 3, slots);
     }

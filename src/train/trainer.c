@@ -51,7 +51,12 @@ static vkt_status layout_buffers(vkt_trainer *tr)
 
 bool trainer_grads_persistent(const vkt_trainer *tr)
 {
-    return tr->opt.clip_grad_norm > 0;
+    return tr->opt.clip_grad_norm > 0 || trainer_micro_batched(tr, tr->batch);
+}
+
+bool trainer_micro_batched(const vkt_trainer *tr, int batch)
+{
+    return tr->micro_batch > 0 && tr->micro_batch < batch;
 }
 
 size_t trainer_state_numel(const vkt_trainer *tr, int i)
@@ -205,6 +210,8 @@ vkt_status vkt_trainer_create(vkt_context *ctx, vkt_graph *graph, vkt_tensor los
         return rt_error(VKT_ERR_INVALID_ARG, "tensor %d is not a loss of this graph", loss);
     if (options->batch_size < 1 || options->batch_size > (1 << 20))
         return rt_error(VKT_ERR_INVALID_ARG, "batch size %d out of range 1..%d", options->batch_size, 1 << 20);
+    if (options->micro_batch < 0)
+        return rt_error(VKT_ERR_INVALID_ARG, "micro-batch %d must be >= 0", options->micro_batch);
     if (options->trainable && options->trainable->policy == VKT_TRAIN_AUTO)
         return trainer_create_auto(ctx, graph, loss, options, out);
 
@@ -223,6 +230,7 @@ vkt_status vkt_trainer_create(vkt_context *ctx, vkt_graph *graph, vkt_tensor los
     tr->recompute = options->recompute;
     tr->freeze_bn = options->freeze_bn_stats;
     tr->frozen_chunk = options->frozen_chunk;
+    tr->micro_batch = options->micro_batch;
     tr->policy = options->trainable ? *options->trainable : (vkt_trainable_set){.policy = VKT_TRAIN_ALL};
     tr->policy.names = NULL; /* the caller's array need not outlive this call */
     vkt_status st = optimizer_config_check(&tr->opt);
@@ -244,6 +252,10 @@ vkt_status vkt_trainer_create(vkt_context *ctx, vkt_graph *graph, vkt_tensor los
         st = trainer_upload_params(tr);
     if (st == VKT_OK && options->memory_budget > 0)
         st = check_budget(tr, options->memory_budget);
+    if (st == VKT_OK && trainer_micro_batched(tr, tr->batch)) {
+        vkt_memory_report m; /* compiles the step: a graph micro-batches cannot run fails here */
+        st = vkt_trainer_memory(tr, &m);
+    }
     if (st != VKT_OK) {
         vkt_trainer_destroy(tr);
         return st;
@@ -281,7 +293,9 @@ void vkt_trainer_destroy(vkt_trainer *tr)
 static vkt_status compile_smallest(const vkt_trainer *tr, compile_request req, plan *out)
 {
     int chunks[8] = {0}, nchunks = 1;
-    if (req.training && tr->frozen_chunk > 0)
+    if (req.micro_batch > 0 && req.micro_batch < req.batch)
+        ; /* the whole step runs in micro-batches already */
+    else if (req.training && tr->frozen_chunk > 0)
         chunks[0] = tr->frozen_chunk;
     else if (req.training && tr->frozen_chunk == 0)
         for (int c = req.batch / 2; c >= MIN_AUTO_CHUNK && nchunks < 8; c /= 2)
@@ -355,7 +369,7 @@ static vkt_status get_plan(vkt_trainer *tr, int batch, bool training, plan **out
      * kept anyway (conv -> bn -> relu): compile_smallest decides. */
     compile_request req = {tr->graph, tr->loss, batch, training, tr->trainable, &tr->opt, false, -1,
                            tr->fp16_activations, tr->rows.rows_k, tr->recompute && training, tr->plain_memory, 0,
-                           tr->freeze_bn, 0};
+                           tr->freeze_bn, 0, training ? tr->micro_batch : 0};
     vkt_status st = compile_smallest(tr, req, &c->pl);
     plan_bindings b = {tr->params, tr->grads, tr->opt_state, tr->inputs,
                        training ? tr->train_scalars : tr->eval_scalars,

@@ -48,6 +48,7 @@ struct vkt_trainer {
     bool freeze_bn;        /* options.freeze_bn_stats */
     bool *counter_frozen;  /* per param: a BN counter that frozen statistics stop */
     int frozen_chunk;      /* options.frozen_chunk */
+    int micro_batch;       /* options.micro_batch (0: off) */
     bool plain_memory;     /* debug (tests): plans without activation savings */
     bool force_recompute;  /* debug (tests): use the recomputing plan even if larger */
     bool device_failed;    /* a step hit VKT_ERR_DEVICE: migrate first */
@@ -64,6 +65,8 @@ size_t trainer_state_numel(const vkt_trainer *tr, int param);
 /* Whether gradients live in the trainer's buffer for the whole step
  * (clipping needs them all) rather than in each plan's arena. */
 bool trainer_grads_persistent(const vkt_trainer *tr);
+/* Whether a training plan for `batch` samples runs in micro-batches. */
+bool trainer_micro_batched(const vkt_trainer *tr, int batch);
 
 /* VKT_TRAIN_AUTO (auto_policy.c). */
 vkt_status trainer_create_auto(vkt_context *ctx, vkt_graph *graph, vkt_tensor loss,

@@ -33,6 +33,7 @@ typedef struct bench_options {
     bool recompute; /* trainer option recompute */
     bool freeze_bn; /* trainer option freeze_bn_stats */
     int frozen_chunk; /* trainer option frozen_chunk */
+    int micro_batch;  /* trainer option micro_batch */
     bool per_op;
     /* Alternate the policies of a model repeat by repeat (all trainers
      * alive at once), so load changes hit every policy alike; peak RSS

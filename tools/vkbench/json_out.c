@@ -96,12 +96,12 @@ static json_t *result_json(const bench_result *r)
 
 static json_t *config_json(const bench_options *o)
 {
-    return json_pack("{s:i, s:i, s:i, s:i, s:s, s:I, s:b, s:b, s:b, s:i, s:b, s:s}", "batch", o->batch, "repeats",
-                     o->repeats, "warmup", o->warmup, "mnv2_size", o->image_size, "optimizer",
+    return json_pack("{s:i, s:i, s:i, s:i, s:s, s:I, s:b, s:b, s:b, s:i, s:i, s:b, s:s}", "batch", o->batch,
+                     "repeats", o->repeats, "warmup", o->warmup, "mnv2_size", o->image_size, "optimizer",
                      o->optimizer == VKT_OPT_SGD ? "sgd (lr 0.01, momentum 0.9)" : "adamw (lr 0.001, wd 0.01)", "seed",
                      (json_int_t)o->seed, "fp16_activations", o->fp16, "recompute", o->recompute, "freeze_bn",
-                     o->freeze_bn, "frozen_chunk", o->frozen_chunk, "interleave", o->interleave, "inputs",
-                     "synthetic");
+                     o->freeze_bn, "frozen_chunk", o->frozen_chunk, "micro_batch", o->micro_batch, "interleave",
+                     o->interleave, "inputs", "synthetic");
 }
 
 bool bench_write_json(const char *path, int argc, char **argv, const bench_options *o, const bench_device *devices,

@@ -105,6 +105,8 @@ static void print_config(const bench_options *o)
            o->image_size);
     if (o->frozen_chunk != 0)
         printf("frozen prefix chunk: %d\n", o->frozen_chunk);
+    if (o->micro_batch != 0)
+        printf("micro-batch: %d samples\n", o->micro_batch);
     printf("step: ordinary step waited for (median [min .. max]); fwd/bwd/opt: per-launch timed steps; "
            "memory: planned (vkt_trainer_memory)%s\n",
            o->interleave ? "; policies interleaved, peak RSS of the process" : "");

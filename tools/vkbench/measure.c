@@ -216,7 +216,8 @@ static bool setup(run_state *s, const bench_device *d, const bench_options *o, m
         return fail(r, "adding LoRA adapters");
     vkt_trainer_options to = {.trainable = &set, .batch_size = o->batch, .seed = o->seed,
                               .fp16_activations = o->fp16, .recompute = o->recompute,
-                              .freeze_bn_stats = o->freeze_bn, .frozen_chunk = o->frozen_chunk};
+                              .freeze_bn_stats = o->freeze_bn, .frozen_chunk = o->frozen_chunk,
+                              .micro_batch = o->micro_batch};
     to.optimizer = o->optimizer == VKT_OPT_SGD
                        ? (vkt_optimizer_config){.kind = VKT_OPT_SGD, .lr = 0.01f, .momentum = 0.9f}
                        : (vkt_optimizer_config){.kind = VKT_OPT_ADAMW, .lr = 0.001f, .weight_decay = 0.01f};

@@ -28,6 +28,7 @@ static const char usage[] =
     "  --recompute      recompute cheap layers in backward (trainer option)\n"
     "  --freeze-bn      frozen batch norm layers use running statistics (trainer option)\n"
     "  --frozen-chunk N samples per chunk of the frozen prefix: 0 picks (default), -1 off\n"
+    "  --micro-batch N  forward and backward N samples at a time, gradients summed\n"
     "  --per-op         also a table per graph node\n"
     "  --interleave     alternate a model's policies step by step, so that load\n"
     "                   changes hit all alike (peak RSS is then the process's)\n"
@@ -182,6 +183,8 @@ bench_parse_result bench_parse_options(int argc, char **argv, bench_options *o)
             ok = parse_int(a, v, 1, 65536, &o->batch);
         else if (strcmp(a, "--frozen-chunk") == 0)
             ok = parse_int(a, v, -1, 65536, &o->frozen_chunk);
+        else if (strcmp(a, "--micro-batch") == 0)
+            ok = parse_int(a, v, 0, 65536, &o->micro_batch);
         else if (strcmp(a, "--repeats") == 0)
             ok = parse_int(a, v, 1, 100000, &o->repeats);
         else if (strcmp(a, "--warmup") == 0)

@@ -63,6 +63,7 @@ typedef struct cli_options {
     bool recompute;            /* recompute cheap layers in backward */
     bool freeze_bn;            /* frozen batch norm layers use running statistics */
     int frozen_chunk;          /* samples per chunk of the frozen prefix (0 auto, -1 off) */
+    int micro_batch;           /* samples per micro-batch (0: whole batch) */
     const char *classes;       /* "LO-HI": only samples with these labels */
     double lora_alpha;         /* LoRA scale numerator (default 2 * rank) */
     bool merge_lora;           /* --save writes adapters merged */

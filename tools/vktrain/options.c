@@ -86,6 +86,7 @@ static const option_spec option_table[] = {
     FLAG_ON("--recompute", recompute, CLI_TRAIN),
     FLAG_ON("--freeze-bn", freeze_bn, CLI_TRAIN),
     INT("--frozen-chunk", frozen_chunk, -1, 1 << 20, CLI_TRAIN),
+    INT("--micro-batch", micro_batch, 0, 65536, CLI_TRAIN),
     OTHER("--classes", VALUE_TEXT, classes, NOT_TRACKED, BOTH),
     REAL("--lora-alpha", lora_alpha, FIELD(lora_alpha_given), 1e-6, 1e6, CLI_TRAIN),
     FLAG_ON("--merge-lora", merge_lora, CLI_TRAIN),
@@ -535,6 +536,8 @@ static void print_train_usage(FILE *stream)
           "                           and keep them (Keras' frozen layers; for fine-tuning)\n"
           "  --frozen-chunk N         run the frozen bottom layers N samples at a time (default 0 = pick\n"
           "                           the smallest plan, -1 = whole batch; same results)\n"
+          "  --micro-batch N          run each step N samples at a time, summing gradients (activation\n"
+          "                           memory of N samples, the update of the whole batch)\n"
           "\n"
           "output:\n"
           "  --save FILE.safetensors  save the trained weights at the end\n"

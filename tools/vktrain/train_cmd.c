@@ -239,6 +239,7 @@ static int create_trainer(train_run *r)
         .recompute = o->recompute,
         .freeze_bn_stats = o->freeze_bn,
         .frozen_chunk = o->frozen_chunk,
+        .micro_batch = o->micro_batch,
         .optimizer = optimizer_config(o, r->batches_per_epoch),
         .batch_size = o->batch,
         .seed = o->seed,
