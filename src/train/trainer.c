@@ -314,8 +314,10 @@ static vkt_status compile_smallest(const vkt_trainer *tr, compile_request req, p
             q.recompute = r;
             q.prefix_chunk = chunks[k];
             st = compile_plan(&cand, &q);
-            if (st != VKT_OK)
+            if (st != VKT_OK) {
+                plan_free(&cand, NULL); /* what planning had allocated */
                 break;
+            }
             bool chunked = cand.chunk_local != NULL;
             size_t now = fixed + cand.arena_bytes, best = have ? fixed + out->arena_bytes : 0;
             bool better = !have || (r && tr->force_recompute) ||
