@@ -173,11 +173,14 @@ typedef enum rt_kernel {
     RT_K_LN_BWD = 20,
 
     /* Inverted dropout. Element j is kept iff
-     * rt_hash_uniform(seed, salt, j) >= p; kept elements are scaled by
-     * 1/(1-p). seed is scalars[RT_SC_SEED].
-     * args: 0 x, 1 y, 2 scalars; i: 0 count, 1 salt; f: 0 p */
+     * rt_hash_uniform(seed, salt, first + j) >= p; kept elements are
+     * scaled by 1/(1-p). seed is scalars[RT_SC_SEED]; first (i[3]) is
+     * where these elements start in the whole batch, so a chunk of it
+     * draws the whole batch's mask (first + count <= INT32_MAX).
+     * args: 0 x, 1 y, 2 scalars; i: 0 count, 1 salt, 3 first; f: 0 p */
     RT_K_DROPOUT_FWD = 21,
-    /* args: 0 dy, 1 dx, 2 scalars; i: 0 count, 1 salt, 2 accum; f: 0 p */
+    /* args: 0 dy, 1 dx, 2 scalars; i: 0 count, 1 salt, 2 accum, 3 first;
+     * f: 0 p */
     RT_K_DROPOUT_BWD = 22,
 
     /* y[r, :] = W[idx[r], :]; indices are checked by the host beforehand,

@@ -87,9 +87,18 @@ void rules_bias_grad(checker *c)
     arg(c, 1, "db", C);
 }
 
+/* The mask's index first + j stays a non-negative int32. */
+static int64_t dropout_count(checker *c)
+{
+    int64_t n = dim(c, 0, "count", 0), first = dim(c, 3, "first", 0);
+    if (n + first > INT32_MAX)
+        fail(c, "first (i[3]) + count is %lld, must be <= %d", (long long)(n + first), INT32_MAX);
+    return n;
+}
+
 void rules_dropout_fwd(checker *c)
 {
-    int64_t n = dim(c, 0, "count", 0);
+    int64_t n = dropout_count(c);
     frange(c, 0, "p", 0, 1, false);
     arg(c, 0, "x", n);
     arg(c, 1, "y", n);
@@ -98,7 +107,7 @@ void rules_dropout_fwd(checker *c)
 
 void rules_dropout_bwd(checker *c)
 {
-    int64_t n = dim(c, 0, "count", 0);
+    int64_t n = dropout_count(c);
     flag(c, 2, "accum");
     frange(c, 0, "p", 0, 1, false);
     arg(c, 0, "dy", n);

@@ -1,8 +1,8 @@
 #version 450
 // RT_K_DROPOUT_FWD: inverted dropout, y = x * (keep ? 1/(1-p) : 0) with
-// keep iff rt_hash_uniform(seed, salt, j) >= p, seed = scalars[SC_SEED].
+// keep iff rt_hash_uniform(seed, salt, first + j) >= p, seed = scalars[SC_SEED].
 // Geometry: ITEMS(count). args: 0 x, 1 y, 2 scalars (uint words);
-// i: 0 count, 1 salt; f: 0 p.
+// i: 0 count, 1 salt, 3 first; f: 0 p.
 // Bit for bit the CPU's result (runtime/cpu/elementwise.c): same mask,
 // same float scale, one rounded multiply (see dropout_scale()).
 #extension GL_GOOGLE_include_directive : require
@@ -55,7 +55,7 @@ void main()
         return;
     float p_drop = p.f[0];
     uint seed = scalars[arg_offset(2u) + SC_SEED];
-    bool keep = rt_hash_uniform(seed, uint(p.i[1]), idx) >= p_drop;
+    bool keep = rt_hash_uniform(seed, uint(p.i[1]), uint(p.i[3]) + idx) >= p_drop;
     // Multiplying by 0 (rather than storing 0) keeps NaN and inf as NaN, as the CPU.
     precise float y = src[arg_offset(0u) + idx] * (keep ? dropout_scale(p_drop) : 0.0);
     dst[arg_offset(1u) + idx] = y;

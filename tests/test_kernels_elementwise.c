@@ -390,6 +390,18 @@ static void test_dropout(void **state)
     kh_run(&fwd);
     assert_true(memcmp(y, y2, n * sizeof *y) != 0);
 
+    /* A part of the batch starting at `first` draws that part of the
+     * whole mask: the last 1000 elements as a launch of their own. */
+    fwd.p.i[1] = 17;
+    fwd.p.i[0] = 1000, fwd.p.i[3] = (int)n - 1000;
+    kh_bind(&fwd, 0, x + n - 1000, 1000);
+    kh_bind(&fwd, 1, y2, 1000);
+    kh_run(&fwd);
+    assert_memory_equal(y2, y + n - 1000, 1000 * sizeof *y);
+    fwd.p.i[0] = (int)n, fwd.p.i[3] = 0;
+    kh_bind(&fwd, 0, x, n);
+    kh_bind(&fwd, 1, y2, n);
+
     /* p = 0 is the identity, p = 1 drops everything. */
     fwd.p.f[0] = 0;
     kh_run(&fwd);

@@ -184,6 +184,13 @@ static void test_validate_rejects_bad_launches(void **state)
     l.params.f[0] = 0.5f;
     l.args[0] = view(4), l.args[1] = view(4), l.args[2] = view(RT_SC_COUNT);
     expect_accepted(&l, "dropout");
+    l.params.i[3] = INT32_MAX - 4; /* a part that ends at the last int32 index */
+    expect_accepted(&l, "dropout at the end of a huge batch");
+    l.params.i[3] = INT32_MAX - 3;
+    expect_rejected(&l, "first");
+    l.params.i[3] = -1;
+    expect_rejected(&l, "first");
+    l.params.i[3] = 0;
     l.params.f[0] = 1.5f;
     expect_rejected(&l, "dropout p 1.5");
     l.params.f[0] = NAN;

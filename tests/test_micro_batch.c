@@ -1,8 +1,9 @@
 /* Steps in micro-batches (gradient accumulation, CPU): a step run a few
  * samples at a time trains as the whole-batch step does (up to the
  * order of the gradient sums), with less planned memory and each layer
- * run once per micro-batch; losses average over the whole batch;
- * layers that mix samples are refused at trainer creation. */
+ * run once per micro-batch; losses average over the whole batch and
+ * dropout draws the whole batch's mask; layers that mix samples (batch
+ * statistics) are refused at trainer creation. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +137,13 @@ static void test_bias_and_last(void **state)
     check(NET_CNN, "last:1", 0);
 }
 
+/* Each micro-batch draws its part of the whole batch's dropout mask. */
+static void test_dropout(void **state)
+{
+    (void)state;
+    check(NET_DROPOUT, "full", 0);
+}
+
 /* MSE's mean runs over the whole batch too. */
 static void test_mse(void **state)
 {
@@ -180,7 +188,6 @@ static void test_refusals(void **state)
     expect_refused(NET_BN, "full", false, false, "batch_norm");
     expect_refused(NET_BN, "bias", false, false, "--freeze-bn");
     expect_refused(NET_BN, "bias", true, false, NULL); /* frozen statistics: per sample */
-    expect_refused(NET_DROPOUT, "full", false, false, "dropout");
     expect_refused(NET_CNN, "full", false, true, "fp16");
 }
 
@@ -191,7 +198,7 @@ int main(void)
         ys[i] = (i * 3) % CLASSES;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full),     cmocka_unit_test(test_bias_and_last), cmocka_unit_test(test_mse),
-        cmocka_unit_test(test_clipping), cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_clipping), cmocka_unit_test(test_dropout),       cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -384,7 +384,7 @@ static void test_bias_grad_nonfinite(void **state)
     vkh_assert_no_validation_messages();
 }
 
-static void run_dropout(rt_kernel k, size_t n, float p_drop, uint32_t seed, int salt, int accum)
+static void run_dropout(rt_kernel k, size_t n, float p_drop, uint32_t seed, int salt, int accum, int first)
 {
     float *x = vkh_rand(n, seed, -3, 3), *y = vkh_rand(n, seed + 1, -1, 1);
     if (n > 4) {
@@ -398,6 +398,7 @@ static void run_dropout(rt_kernel k, size_t n, float p_drop, uint32_t seed, int 
     p.i[0] = (int)n;
     p.i[1] = salt;
     p.i[2] = accum;
+    p.i[3] = first;
     p.f[0] = p_drop;
     vkh_arg args[3] = {{n, false, x}, {n, false, k == RT_K_DROPOUT_BWD ? y : NULL}, {RT_SC_COUNT, true, scalars}};
     char label[96];
@@ -416,9 +417,10 @@ static void test_dropout_fwd(void **state)
 {
     (void)state;
     for (size_t k = 0; k < sizeof drop_ps / sizeof drop_ps[0]; k++)
-        run_dropout(RT_K_DROPOUT_FWD, 1001, drop_ps[k], 7 + (uint32_t)k, (int)k, 0);
-    run_dropout(RT_K_DROPOUT_FWD, 1, 0.5f, 3, 1, 0);
-    run_dropout(RT_K_DROPOUT_FWD, 200003, 0.25f, 0xdeadbeefu, -5, 0);
+        run_dropout(RT_K_DROPOUT_FWD, 1001, drop_ps[k], 7 + (uint32_t)k, (int)k, 0, 0);
+    run_dropout(RT_K_DROPOUT_FWD, 1, 0.5f, 3, 1, 0, 0);
+    run_dropout(RT_K_DROPOUT_FWD, 200003, 0.25f, 0xdeadbeefu, -5, 0, 0);
+    run_dropout(RT_K_DROPOUT_FWD, 1001, 0.5f, 9, 2, 0, 123457); /* a part of a larger batch */
     vkh_assert_no_validation_messages();
 }
 
@@ -427,8 +429,8 @@ static void test_dropout_bwd(void **state)
     (void)state;
     for (size_t k = 0; k < sizeof drop_ps / sizeof drop_ps[0]; k++)
         for (int accum = 0; accum < 2; accum++)
-            run_dropout(RT_K_DROPOUT_BWD, 1001, drop_ps[k], 17 + (uint32_t)k, 3 * (int)k, accum);
-    run_dropout(RT_K_DROPOUT_BWD, 200003, 0.25f, 0xdeadbeefu, -5, 1);
+            run_dropout(RT_K_DROPOUT_BWD, 1001, drop_ps[k], 17 + (uint32_t)k, 3 * (int)k, accum, 0);
+    run_dropout(RT_K_DROPOUT_BWD, 200003, 0.25f, 0xdeadbeefu, -5, 1, 0);
     vkh_assert_no_validation_messages();
 }
 

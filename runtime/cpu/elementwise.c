@@ -331,12 +331,12 @@ void cpu_bias_grad(const cpu_kernel_args *a)
     }
 }
 
-/* ---- dropout: element i kept iff rt_hash_uniform(seed, salt, i) >= p ---- */
+/* ---- dropout: element i kept iff rt_hash_uniform(seed, salt, first + i) >= p ---- */
 
 typedef struct dropout_job {
     const float *src;
     float *dst;
-    uint32_t seed, salt;
+    uint32_t seed, salt, first;
     float p, scale;
     int accum;
 } dropout_job;
@@ -349,12 +349,10 @@ static void dropout_range(void *ctx, int64_t begin, int64_t end, int thread)
     const dropout_job *j = ctx;
     const float *restrict src = j->src;
     float *restrict dst = j->dst;
-    if (j->accum)
-        for (int64_t i = begin; i < end; i++)
-            dst[i] += src[i] * (rt_hash_uniform(j->seed, j->salt, (uint32_t)i) >= j->p ? j->scale : 0.0f);
-    else
-        for (int64_t i = begin; i < end; i++)
-            dst[i] = src[i] * (rt_hash_uniform(j->seed, j->salt, (uint32_t)i) >= j->p ? j->scale : 0.0f);
+    for (int64_t i = begin; i < end; i++) {
+        float v = src[i] * (rt_hash_uniform(j->seed, j->salt, j->first + (uint32_t)i) >= j->p ? j->scale : 0.0f);
+        dst[i] = j->accum ? dst[i] + v : v;
+    }
 }
 
 static void dropout_run(const cpu_kernel_args *a, int accum)
@@ -365,6 +363,7 @@ static void dropout_run(const cpu_kernel_args *a, int accum)
         .dst = a->args[1],
         .seed = cpu_scalar_u(a->args[2], RT_SC_SEED),
         .salt = (uint32_t)a->p->i[1],
+        .first = (uint32_t)a->p->i[3],
         .p = p,
         .scale = p < 1.0f ? 1.0f / (1.0f - p) : 0.0f, /* p = 1 drops everything */
         .accum = accum,

@@ -123,8 +123,8 @@ static vkt_status check_micro_batches(const plan *pl, const compile_request *req
         const op_def *def = op_get(pl->graph->nodes[id].kind);
         if (def->couples_batch && def->couples_batch(pl, &pl->graph->nodes[id]))
             return rt_error(VKT_ERR_UNSUPPORTED,
-                            "micro-batches: node %d (%s) mixes the samples of a batch (batch statistics or "
-                            "dropout); --freeze-bn makes frozen batch norm layers per-sample",
+                            "micro-batches: node %d (%s) mixes the samples of a batch (batch statistics); "
+                            "--freeze-bn makes frozen batch norm layers per-sample",
                             id, def->name);
     }
     return VKT_OK;
@@ -150,6 +150,7 @@ static void emit_micro_batches(plan *pl, const compile_request *req)
     for (int first = 0; first < batch && pl->error == VKT_OK; first += req->micro_batch) {
         int count = batch - first < req->micro_batch ? batch - first : req->micro_batch;
         pl->batch = count;
+        pl->first_sample = first;
         for (int id = 0; id < g->node_count; id++) {
             size_t sample = g->nodes[id].numel * 4;
             pl->value_slot[id] = inputs[id] < 0 ? -1
@@ -166,6 +167,7 @@ static void emit_micro_batches(plan *pl, const compile_request *req)
         emit_backward(pl, req->loss, req->optimizer, false);
     }
     pl->batch = batch;
+    pl->first_sample = 0;
     for (int id = 0; id < g->node_count; id++)
         pl->value_slot[id] = inputs[id];
     free(inputs);

@@ -246,6 +246,11 @@ bool ec_freeze_bn(const emit_ctx *e)
     return e->freeze_bn;
 }
 
+int ec_first_sample(const emit_ctx *e)
+{
+    return e->first_sample;
+}
+
 int ec_mean_over(const emit_ctx *e)
 {
     return e->mean_over ? e->mean_over : e->batch;

@@ -121,6 +121,9 @@ typedef struct plan {
     /* Losses average over this many samples (the whole batch while the
      * plan emits one micro-batch of it); 0: the plan's batch. */
     int mean_over;
+    /* The batch sample the plan's current chunk or micro-batch starts at
+     * (per-element random streams index the whole batch). */
+    int first_sample;
     /* Per node: its value lived only inside a chunk of the frozen
      * prefix and is gone (reading it later is an internal error). */
     bool *chunk_local;
@@ -169,6 +172,9 @@ bool ec_training(const emit_ctx *e);
 bool ec_freeze_bn(const emit_ctx *e);
 /* The sample count a loss's mean runs over (kernels' mean_over). */
 int ec_mean_over(const emit_ctx *e);
+/* The whole-batch index of the plan's first sample now (ec_batch
+ * samples from it): 0 unless a chunk or micro-batch is being emitted. */
+int ec_first_sample(const emit_ctx *e);
 /* Whether saved tensors may take their compact forms (byte argmax). */
 bool ec_compact_saved(const emit_ctx *e);
 bool ec_runs_backward(const emit_ctx *e, int node_id);

@@ -121,6 +121,7 @@ int plan_emit_chunked_prefix(plan *pl, int loss, int probe, int chunk)
     for (int first = 0; first < batch && pl->error == VKT_OK; first += chunk) {
         int count = batch - first < chunk ? batch - first : chunk;
         pl->batch = count;
+        pl->first_sample = first;
         bind_chunk(pl, end, full, first, count);
         for (int id = 0; id < end && pl->error == VKT_OK; id++) {
             pl->label_node = id;
@@ -128,6 +129,7 @@ int plan_emit_chunked_prefix(plan *pl, int loss, int probe, int chunk)
         }
     }
     pl->batch = batch;
+    pl->first_sample = 0;
     for (int id = 0; id < end; id++) {
         pl->value_slot[id] = full[id];
         for (int t = 0; t < SAVED_PER_NODE; t++)

@@ -1,5 +1,6 @@
 /* Inverted dropout. The mask is never stored: forward and backward draw
- * it from the same counter-based hash of (step seed, node, element). In
+ * it from the same counter-based hash of (step seed, node, element of
+ * the whole batch, also when a micro-batch or chunk emits a part). In
  * evaluation plans dropout is the identity and moves no data. */
 #include "ops.h"
 
@@ -28,6 +29,7 @@ static void dropout_forward(emit_ctx *e, const node *n, int id)
     }
     rt_params p = rt_params_zero();
     p.i[0] = (int)((size_t)ec_batch(e) * n->numel), p.i[1] = id;
+    p.i[3] = (int)((size_t)ec_first_sample(e) * n->numel);
     p.f[0] = n->fattr[0];
     int slots[3] = {ec_value(e, n->inputs[0]), ec_value(e, id), ec_scalars(e)};
     ec_emit(e, RT_K_DROPOUT_FWD, &p, 3, slots);
@@ -42,16 +44,12 @@ static void dropout_backward(emit_ctx *e, const node *n, int id)
     int dy = ec_grad(e, id, &acc);
     int dx = ec_grad(e, n->inputs[0], &acc);
     p.i[0] = (int)((size_t)ec_batch(e) * n->numel), p.i[1] = id, p.i[2] = acc;
+    p.i[3] = (int)((size_t)ec_first_sample(e) * n->numel);
     p.f[0] = n->fattr[0];
     int slots[3] = {dy, dx, ec_scalars(e)};
     ec_emit(e, RT_K_DROPOUT_BWD, &p, 3, slots);
 }
 
-/* The mask's hash counts elements over the whole batch. */
-static bool dropout_couples_batch(const emit_ctx *e, const node *n)
-{
-    return ec_training(e) && n->fattr[0] > 0;
-}
-
-const op_def op_dropout_def = {"dropout", dropout_forward, dropout_backward, false, dropout_forward,
-                               dropout_couples_batch};
+/* A chunk of the batch draws its part of the whole batch's mask (the
+ * kernels' first), so dropout treats samples alone. */
+const op_def op_dropout_def = {"dropout", dropout_forward, dropout_backward, false, dropout_forward, NULL};
