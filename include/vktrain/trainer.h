@@ -148,7 +148,7 @@ typedef struct vkt_trainer_options {
      * results match a whole-batch step up to the order of the sums).
      * Gradients then persist for the whole step. Refused by compile for
      * graphs whose layers mix samples (batch statistics: see
-     * freeze_bn_stats; dropout) and with fp16_activations. 0: off. */
+     * freeze_bn_stats) and with fp16_activations. 0: off. */
     int micro_batch;
 } vkt_trainer_options;
 
