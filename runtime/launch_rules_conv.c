@@ -27,17 +27,30 @@ void rules_gemm(checker *c)
 }
 
 /* Shared by IM2COL and COL2IM: returns the x and col element counts. */
-static void conv_geometry(checker *c, int64_t *x_elems, int64_t *col_elems)
+/* The geometry IM2COL, COL2IM and the depthwise kernels share (i[0..13]),
+ * checked once for all of them. */
+typedef struct conv_dims {
+    int64_t batch, C, H, W, KH, KW, OH, OW;
+} conv_dims;
+
+static conv_dims conv_dims_of(checker *c)
 {
-    int64_t batch = dim(c, 0, "batch", 0), C = dim(c, 1, "C", 0);
-    int64_t H = dim(c, 2, "H", 0), W = dim(c, 3, "W", 0);
-    int64_t KH = dim(c, 4, "KH", 1), KW = dim(c, 5, "KW", 1);
+    conv_dims d;
+    d.batch = dim(c, 0, "batch", 0), d.C = dim(c, 1, "C", 0);
+    d.H = dim(c, 2, "H", 0), d.W = dim(c, 3, "W", 0);
+    d.KH = dim(c, 4, "KH", 1), d.KW = dim(c, 5, "KW", 1);
     dim(c, 6, "SH", 1), dim(c, 7, "SW", 1);
     dim(c, 8, "PH", 0), dim(c, 9, "PW", 0);
     dim(c, 10, "DH", 1), dim(c, 11, "DW", 1);
-    int64_t OH = dim(c, 12, "OH", 0), OW = dim(c, 13, "OW", 0);
-    *x_elems = ELEMS(c, batch, C, H, W);
-    *col_elems = ELEMS(c, batch, C, KH, KW, OH, OW);
+    d.OH = dim(c, 12, "OH", 0), d.OW = dim(c, 13, "OW", 0);
+    return d;
+}
+
+static void conv_geometry(checker *c, int64_t *x_elems, int64_t *col_elems)
+{
+    conv_dims d = conv_dims_of(c);
+    *x_elems = ELEMS(c, d.batch, d.C, d.H, d.W);
+    *col_elems = ELEMS(c, d.batch, d.C, d.KH, d.KW, d.OH, d.OW);
 }
 
 void rules_im2col(checker *c)
@@ -144,16 +157,10 @@ void rules_wino_output_bwd(checker *c)
 /* Shared by the three depthwise kernels: the x, w and y element counts. */
 static void dwconv_geometry(checker *c, int64_t *x_elems, int64_t *w_elems, int64_t *y_elems)
 {
-    int64_t batch = dim(c, 0, "batch", 0), C = dim(c, 1, "C", 0);
-    int64_t H = dim(c, 2, "H", 0), W = dim(c, 3, "W", 0);
-    int64_t KH = dim(c, 4, "KH", 1), KW = dim(c, 5, "KW", 1);
-    dim(c, 6, "SH", 1), dim(c, 7, "SW", 1);
-    dim(c, 8, "PH", 0), dim(c, 9, "PW", 0);
-    dim(c, 10, "DH", 1), dim(c, 11, "DW", 1);
-    int64_t OH = dim(c, 12, "OH", 0), OW = dim(c, 13, "OW", 0);
-    *x_elems = ELEMS(c, batch, C, H, W);
-    *w_elems = ELEMS(c, C, KH, KW);
-    *y_elems = ELEMS(c, batch, C, OH, OW);
+    conv_dims d = conv_dims_of(c);
+    *x_elems = ELEMS(c, d.batch, d.C, d.H, d.W);
+    *w_elems = ELEMS(c, d.C, d.KH, d.KW);
+    *y_elems = ELEMS(c, d.batch, d.C, d.OH, d.OW);
 }
 
 void rules_dwconv_fwd(checker *c)
