@@ -293,11 +293,11 @@ void vkt_trainer_destroy(vkt_trainer *tr)
 static vkt_status compile_smallest(const vkt_trainer *tr, compile_request req, plan *out)
 {
     int chunks[8] = {0}, nchunks = 1;
-    if (req.micro_batch > 0 && req.micro_batch < req.batch)
-        ; /* the whole step runs in micro-batches already */
-    else if (req.training && tr->frozen_chunk > 0)
+    /* A step in micro-batches runs every layer a few samples at a time already. */
+    bool prefix = req.training && !(req.micro_batch > 0 && req.micro_batch < req.batch);
+    if (prefix && tr->frozen_chunk > 0)
         chunks[0] = tr->frozen_chunk;
-    else if (req.training && tr->frozen_chunk == 0)
+    else if (prefix && tr->frozen_chunk == 0)
         for (int c = req.batch / 2; c >= MIN_AUTO_CHUNK && nchunks < 8; c /= 2)
             chunks[nchunks++] = c;
     /* Gains count against the whole step, not just the arena: saving a
