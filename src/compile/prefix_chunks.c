@@ -29,12 +29,12 @@ static bool couples_batch(const plan *pl, const node *n)
     return d->is_loss || (d->couples_batch && d->couples_batch(pl, n));
 }
 
-/* Nodes whose forward shares its input's memory (reshape_forward, and
- * dropout_forward when it is the identity): a value read through one
- * is its input's. */
-static bool is_alias(const node *n)
+/* Nodes whose forward shares its input's memory (op_def.aliases): a
+ * value read through one is its input's. */
+static bool is_alias(const plan *pl, const node *n)
 {
-    return n->kind == OP_RESHAPE || (n->kind == OP_DROPOUT && n->fattr[0] == 0);
+    const op_def *d = op_get(n->kind);
+    return d->aliases && d->aliases(pl, n);
 }
 
 /* Leading nodes that need no gradient and couple no samples. */
@@ -61,9 +61,9 @@ static bool mark_boundary(const plan *pl, int end, int loss, int probe, bool *bo
     bool layers = false;
     for (int id = end - 1; id >= 0; id--) {
         const node *n = &g->nodes[id];
-        if (boundary[id] && is_alias(n))
+        if (boundary[id] && is_alias(pl, n))
             boundary[n->inputs[0]] = true;
-        layers |= !is_alias(n) && n->kind != OP_INPUT;
+        layers |= !is_alias(pl, n) && n->kind != OP_INPUT;
     }
     return layers;
 }
@@ -113,7 +113,7 @@ int plan_emit_chunked_prefix(plan *pl, int loss, int probe, int chunk)
     /* Full-batch slots first, while the plan's batch is the whole one. */
     for (int id = 0; id < end; id++) {
         const node *n = &g->nodes[id];
-        bool whole = n->kind == OP_INPUT || (boundary[id] && !is_alias(n));
+        bool whole = n->kind == OP_INPUT || (boundary[id] && !is_alias(pl, n));
         full[id] = whole ? ec_value(pl, id) : -1;
         if (pl->recompute)
             pl->recompute[id] = false; /* its inputs exist only inside a chunk */
@@ -134,7 +134,7 @@ int plan_emit_chunked_prefix(plan *pl, int loss, int probe, int chunk)
         pl->value_slot[id] = full[id];
         for (int t = 0; t < SAVED_PER_NODE; t++)
             pl->saved_slot[id * SAVED_PER_NODE + t] = -1;
-        pl->chunk_local[id] = full[id] < 0 && !is_alias(&g->nodes[id]);
+        pl->chunk_local[id] = full[id] < 0 && !is_alias(pl, &g->nodes[id]);
     }
     free(boundary);
     free(full);

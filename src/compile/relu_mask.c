@@ -58,8 +58,8 @@ vkt_status plan_relu_masks(plan *pl)
     int nslots = pl->slot_count; /* masks added below need no count */
     for (int i = 0; i < pl->launch_count && pl->error == VKT_OK; i++) {
         plan_launch *b = &pl->launches[i];
-        if (b->phase == PLAN_FORWARD || b->kernel != RT_K_ACT_BWD || !is_piecewise(b->params.i[1]) || b->params.i[3] || b->nargs < 4 ||
-            !whole(&b->args[1]) || b->args[0].slot >= 0)
+        if (b->phase == PLAN_FORWARD || b->kernel != RT_K_ACT_BWD || !is_piecewise(b->params.i[1]) ||
+            b->params.i[3] || b->nargs < 4 || !whole(&b->args[1]) || b->args[0].slot >= 0)
             continue;
         int y = b->args[1].slot;
         int f = y < nslots && readers[y] == 1 && pl->slots[y].kind == SLOT_ARENA ? forward_of(pl, i, y) : -1;

@@ -51,4 +51,5 @@ static void act_backward(emit_ctx *e, const node *n, int id)
     ec_emit(e, RT_K_ACT_BWD, &p, 4, slots);
 }
 
-const op_def op_activation_def = {"activation", act_forward, act_backward, false, act_forward, NULL};
+const op_def op_activation_def = {
+    .name = "activation", .forward = act_forward, .backward = act_backward, .recompute = act_forward};

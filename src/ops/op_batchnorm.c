@@ -162,4 +162,6 @@ static bool bn_couples_batch(const emit_ctx *e, const node *n)
     return ec_training(e) && !stats_frozen(e, n);
 }
 
-const op_def op_batchnorm_def = {"batch_norm", bn_forward, bn_backward, false, bn_recompute, bn_couples_batch};
+const op_def op_batchnorm_def = {
+    .name = "batch_norm", .forward = bn_forward, .backward = bn_backward, .recompute = bn_recompute,
+    .couples_batch = bn_couples_batch};

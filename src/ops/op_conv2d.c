@@ -376,4 +376,4 @@ static void conv_backward(emit_ctx *e, const node *n, int id)
     }
 }
 
-const op_def op_conv2d_def = {"conv2d", conv_forward, conv_backward, false, NULL, NULL};
+const op_def op_conv2d_def = {.name = "conv2d", .forward = conv_forward, .backward = conv_backward};

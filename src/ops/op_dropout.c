@@ -21,9 +21,15 @@ vkt_tensor vkt_dropout(vkt_graph *g, vkt_tensor x, float p)
     return graph_add_node(g, &n);
 }
 
+/* Evaluation plans and p = 0 keep every element unscaled. */
+static bool dropout_aliases(const emit_ctx *e, const node *n)
+{
+    return !ec_training(e) || n->fattr[0] == 0;
+}
+
 static void dropout_forward(emit_ctx *e, const node *n, int id)
 {
-    if (!ec_training(e) || n->fattr[0] == 0) {
+    if (dropout_aliases(e, n)) {
         ec_alias(e, id, n->inputs[0]);
         return;
     }
@@ -52,4 +58,6 @@ static void dropout_backward(emit_ctx *e, const node *n, int id)
 
 /* A chunk of the batch draws its part of the whole batch's mask (the
  * kernels' first), so dropout treats samples alone. */
-const op_def op_dropout_def = {"dropout", dropout_forward, dropout_backward, false, dropout_forward, NULL};
+const op_def op_dropout_def = {
+    .name = "dropout", .forward = dropout_forward, .backward = dropout_backward, .recompute = dropout_forward,
+    .aliases = dropout_aliases};

@@ -60,4 +60,4 @@ static void embed_backward(emit_ctx *e, const node *n, int id)
     ec_emit(e, RT_K_EMBED_BWD, &p, 3, slots);
 }
 
-const op_def op_embedding_def = {"embedding", embed_forward, embed_backward, false, NULL, NULL};
+const op_def op_embedding_def = {.name = "embedding", .forward = embed_forward, .backward = embed_backward};

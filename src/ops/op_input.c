@@ -33,4 +33,4 @@ static void input_forward(emit_ctx *e, const node *n, int id)
     (void)e, (void)n, (void)id; /* data arrives by upload */
 }
 
-const op_def op_input_def = {"input", input_forward, NULL, false, NULL, NULL};
+const op_def op_input_def = {.name = "input", .forward = input_forward};

@@ -59,4 +59,4 @@ static void ln_backward(emit_ctx *e, const node *n, int id)
     op_norm_backward(e, n, id, RT_K_LN_BWD, p, 2, SAVED_MEAN, SAVED_RSTD);
 }
 
-const op_def op_layernorm_def = {"layer_norm", ln_forward, ln_backward, false, NULL, NULL};
+const op_def op_layernorm_def = {.name = "layer_norm", .forward = ln_forward, .backward = ln_backward};

@@ -109,4 +109,4 @@ static void linear_backward(emit_ctx *e, const node *n, int id)
     }
 }
 
-const op_def op_linear_def = {"linear", linear_forward, linear_backward, false, NULL, NULL};
+const op_def op_linear_def = {.name = "linear", .forward = linear_forward, .backward = linear_backward};

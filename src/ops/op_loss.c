@@ -54,7 +54,8 @@ static void ce_backward(emit_ctx *e, const node *n, int id)
     ec_emit(e, RT_K_SOFTMAX_CE_BWD, &p, 3, slots);
 }
 
-const op_def op_softmax_ce_def = {"softmax_cross_entropy", ce_forward, ce_backward, true, NULL, NULL};
+const op_def op_softmax_ce_def = {
+    .name = "softmax_cross_entropy", .forward = ce_forward, .backward = ce_backward, .is_loss = true};
 
 /* ---- mean squared error ---- */
 
@@ -103,4 +104,4 @@ static void mse_backward(emit_ctx *e, const node *n, int id)
     }
 }
 
-const op_def op_mse_def = {"mse_loss", mse_forward, mse_backward, true, NULL, NULL};
+const op_def op_mse_def = {.name = "mse_loss", .forward = mse_forward, .backward = mse_backward, .is_loss = true};

@@ -111,8 +111,10 @@ static void avgpool_backward(emit_ctx *e, const node *n, int id)
     emit2(e, RT_K_AVGPOOL_BWD, &p, dy, dx);
 }
 
-const op_def op_maxpool_def = {"max_pool2d", maxpool_forward, maxpool_backward, false, maxpool_forward, NULL};
-const op_def op_avgpool_def = {"avg_pool2d", avgpool_forward, avgpool_backward, false, avgpool_forward, NULL};
+const op_def op_maxpool_def = {
+    .name = "max_pool2d", .forward = maxpool_forward, .backward = maxpool_backward, .recompute = maxpool_forward};
+const op_def op_avgpool_def = {
+    .name = "avg_pool2d", .forward = avgpool_forward, .backward = avgpool_backward, .recompute = avgpool_forward};
 
 /* ---- global average pooling: [C, H, W] -> [C] ---- */
 
@@ -151,4 +153,4 @@ static void gap_backward(emit_ctx *e, const node *n, int id)
     emit2(e, RT_K_GAP_BWD, &p, dy, dx);
 }
 
-const op_def op_gap_def = {"global_avg_pool", gap_forward, gap_backward, false, NULL, NULL};
+const op_def op_gap_def = {.name = "global_avg_pool", .forward = gap_forward, .backward = gap_backward};

@@ -53,7 +53,7 @@ static void add_backward(emit_ctx *e, const node *n, int id)
     }
 }
 
-const op_def op_add_def = {"add", add_forward, add_backward, false, add_forward, NULL};
+const op_def op_add_def = {.name = "add", .forward = add_forward, .backward = add_backward, .recompute = add_forward};
 
 /* ---- concat along a per-sample axis ---- */
 
@@ -144,7 +144,7 @@ static void concat_backward(emit_ctx *e, const node *n, int id)
     concat_each(e, n, id, true);
 }
 
-const op_def op_concat_def = {"concat", concat_forward, concat_backward, false, NULL, NULL};
+const op_def op_concat_def = {.name = "concat", .forward = concat_forward, .backward = concat_backward};
 
 /* ---- reshape / flatten ---- */
 
@@ -188,4 +188,10 @@ static void reshape_forward(emit_ctx *e, const node *n, int id)
     ec_alias(e, id, n->inputs[0]);
 }
 
-const op_def op_reshape_def = {"reshape", reshape_forward, NULL, false, NULL, NULL};
+static bool reshape_aliases(const emit_ctx *e, const node *n)
+{
+    (void)e, (void)n;
+    return true;
+}
+
+const op_def op_reshape_def = {.name = "reshape", .forward = reshape_forward, .aliases = reshape_aliases};

@@ -27,6 +27,9 @@ typedef struct op_def {
      * statistics, a loss, a random stream indexed over the batch), so
      * the node cannot run a chunk of the batch at a time. NULL: never. */
     bool (*couples_batch)(const emit_ctx *e, const node *n);
+    /* Whether the forward gives the node its first input's value
+     * (ec_alias) instead of writing one. NULL: never. */
+    bool (*aliases)(const emit_ctx *e, const node *n);
 } op_def;
 
 const op_def *op_get(op_kind kind);
